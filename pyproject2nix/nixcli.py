@@ -82,7 +82,8 @@ def run_nix(
     )
     result = NixResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr or "")
     if check and proc.returncode != 0:
-        raise NixError(f"{' '.join(argv[:3])} … failed (exit {proc.returncode}): {last_error(result)}")
+        command = " ".join(argv[:3])
+        raise NixError(f"{command} … failed (exit {proc.returncode}): {last_error(result)}")
     return result
 
 

@@ -1,0 +1,1 @@
+"""Example project for pyproject2nix."""

@@ -1,0 +1,122 @@
+"""The neutral model of a locked project, shared by every lock format.
+
+Parsers (``uvlock``, later ``poetrylock``/``pylock``) build these frozen
+dataclasses; selection and rendering read only these, never the lock files.
+Names are PEP 503-normalised; versions, markers and tags are packaging's types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+
+class SourceKind(Enum):
+    """Where a locked package comes from (uv's source types; Poetry maps onto them)."""
+
+    REGISTRY = "registry"
+    GIT = "git"
+    URL = "url"
+    PATH = "path"
+    DIRECTORY = "directory"
+    EDITABLE = "editable"
+    VIRTUAL = "virtual"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A package's origin: an index URL, a git URL, a direct URL or a local path."""
+
+    kind: SourceKind
+    location: str
+
+    @property
+    def is_local(self) -> bool:
+        """True for sources read from the project's own tree (paths, members)."""
+        return self.kind in (
+            SourceKind.PATH,
+            SourceKind.DIRECTORY,
+            SourceKind.EDITABLE,
+            SourceKind.VIRTUAL,
+        )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One downloadable file pinned by hash (a wheel or an sdist)."""
+
+    url: str
+    sha256: str
+    filename: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Wheel(Artifact):
+    """A wheel plus the tags its file name declares."""
+
+    tags: frozenset[Tag] = frozenset()
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """An edge of the locked graph, active when ``marker`` holds for the target."""
+
+    name: NormalizedName
+    marker: Marker | None = None
+    extras: tuple[str, ...] = ()
+    version: Version | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """One package at one version, as the lock pins it."""
+
+    name: NormalizedName
+    version: Version | None
+    source: Source
+    wheels: tuple[Wheel, ...] = ()
+    sdist: Artifact | None = None
+    dependencies: tuple[Dependency, ...] = ()
+    optional_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    dependency_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    resolution_markers: tuple[Marker, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A human-readable identity, unique within a lock (name, version, source)."""
+        version = str(self.version) if self.version is not None else "?"
+        return f"{self.name} {version} ({self.source.kind.value} {self.source.location})"
+
+    def extra(self, name: str) -> tuple[Dependency, ...]:
+        """The dependencies an extra adds ((): the package has no such extra)."""
+        return dict(self.optional_dependencies).get(name, ())
+
+    def group(self, name: str) -> tuple[Dependency, ...]:
+        """The dependencies of a dependency group ((): no such group)."""
+        return dict(self.dependency_groups).get(name, ())
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A whole lock file: its packages and which of them are the project's own."""
+
+    path: Path
+    requires_python: SpecifierSet
+    packages: tuple[LockedPackage, ...]
+    root_names: tuple[NormalizedName, ...]
+    """Workspace members / the project, in the order they are installed from."""
+    root_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = field(default=())
+    """Dependency groups of a workspace root that is not itself a package."""
+
+    def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
+        """Every locked version of a package (several when the lock forks)."""
+        return tuple(p for p in self.packages if p.name == name)

@@ -1,0 +1,239 @@
+"""Selection: which locked packages, and which of their files, a target needs.
+
+Given a :class:`~pyproject2nix.model.Lock`, the extras/groups the user asked
+for and a :class:`~pyproject2nix.targets.Target`, walk the dependency graph
+from the project's roots evaluating markers for that target (like
+``uv sync`` would on that machine) and pick the best wheel by tag priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from packaging.markers import Marker
+from packaging.utils import NormalizedName, canonicalize_name
+
+from .errors import InputError, SelectionError
+from .model import Dependency, Lock, LockedPackage, SourceKind, Wheel
+from .targets import Target
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to install besides the project's own dependencies."""
+
+    extras: frozenset[str] = frozenset()
+    all_extras: bool = False
+    groups: frozenset[str] = frozenset()
+    no_default_groups: bool = False
+    default_groups: frozenset[str] = frozenset({"dev"})
+
+
+@dataclass(frozen=True)
+class SelectedPackage:
+    """A package to install on one target: from a wheel, or from local source."""
+
+    package: LockedPackage
+    wheel: Wheel | None
+    dependencies: tuple[NormalizedName, ...]
+
+    @property
+    def name(self) -> NormalizedName:
+        """The normalised package name."""
+        return self.package.name
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything one target installs, sorted by name."""
+
+    target: Target
+    packages: tuple[SelectedPackage, ...]
+    roots: tuple[NormalizedName, ...]
+
+
+def _marker_holds(marker: Marker | None, target: Target) -> bool:
+    return marker is None or marker.evaluate(target.marker_environment)
+
+
+def _fork_matches(package: LockedPackage, target: Target) -> bool:
+    return not package.resolution_markers or any(
+        _marker_holds(m, target) for m in package.resolution_markers
+    )
+
+
+def _resolve(lock: Lock, owner: LockedPackage, dep: Dependency, target: Target) -> LockedPackage:
+    """The locked package a dependency edge points at, on this target."""
+    candidates = lock.by_name(dep.name)
+    if dep.version is not None:
+        candidates = tuple(c for c in candidates if c.version == dep.version)
+    if dep.source is not None and len(candidates) > 1:
+        candidates = tuple(c for c in candidates if c.source.location == dep.source)
+    if len(candidates) > 1:
+        candidates = tuple(c for c in candidates if _fork_matches(c, target))
+    if len(candidates) == 1:
+        return candidates[0]
+    what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
+    if not candidates:
+        raise InputError(
+            f"{lock.path}: {owner.name} depends on {what}, which is not locked "
+            f"for {target.system.nix_system}; run `uv lock` to repair the lock"
+        )
+    raise InputError(
+        f"{lock.path}: {owner.name} depends on {what}, which the lock pins several times "
+        f"for {target.system.nix_system}; run `uv lock` to repair the lock"
+    )
+
+
+def _root_edges(lock: Lock, root: LockedPackage, options: Options) -> list[Dependency]:
+    """A root's dependencies plus the extras and groups the user selected."""
+    edges = list(root.dependencies)
+    extras = {name for name, _ in root.optional_dependencies} if options.all_extras else set()
+    extras |= {e for e in options.extras if root.extra(e)}
+    for extra in sorted(extras):
+        edges.extend(root.extra(extra))
+    for group in sorted(_groups_for(options, root, lock)):
+        edges.extend(root.group(group) or dict(lock.root_groups).get(group, ()))
+    return edges
+
+
+def _groups_for(options: Options, root: LockedPackage, lock: Lock) -> set[str]:
+    available = {name for name, _ in root.dependency_groups} | {n for n, _ in lock.root_groups}
+    wanted = set(options.groups)
+    if not options.no_default_groups:
+        wanted |= options.default_groups & available
+    return wanted & available
+
+
+def check_options(lock: Lock, options: Options) -> None:
+    """Reject extras and groups that no root defines (a typo should not pass silently)."""
+    roots = [p for name in lock.root_names for p in lock.by_name(name)]
+    extras = {name for root in roots for name, _ in root.optional_dependencies}
+    groups = {name for root in roots for name, _ in root.dependency_groups}
+    groups |= {name for name, _ in lock.root_groups}
+    for extra in sorted(options.extras - extras):
+        raise InputError(
+            f"{lock.path}: the project has no extra '{extra}' "
+            f"(it has: {', '.join(sorted(extras)) or 'none'})"
+        )
+    for group in sorted(options.groups - groups):
+        raise InputError(
+            f"{lock.path}: the project has no dependency group '{group}' "
+            f"(it has: {', '.join(sorted(groups)) or 'none'})"
+        )
+
+
+def select(lock: Lock, target: Target, options: Options) -> Selection:
+    """Walk the lock from its roots for ``target`` and choose each package's file."""
+    active: dict[int, tuple[LockedPackage, set[str]]] = {}
+    edges_of: dict[int, list[LockedPackage]] = {}
+    queue: list[int] = []
+
+    def visit(package: LockedPackage, extras: Iterable[str]) -> None:
+        key = id(package)
+        if key not in active:
+            active[key] = (package, set())
+            queue.append(key)
+        known = active[key][1]
+        new = set(extras) - known
+        if new:
+            known |= new
+            if key not in queue:
+                queue.append(key)
+
+    roots: list[LockedPackage] = []
+    for name in lock.root_names:
+        for root in lock.by_name(name):
+            if _fork_matches(root, target):
+                roots.append(root)
+    root_ids = {id(r) for r in roots}
+    for root in roots:
+        visit(root, ())
+    while queue:
+        key = queue.pop()
+        package, extras = active[key]
+        edges = (
+            _root_edges(lock, package, options) if key in root_ids else list(package.dependencies)
+        )
+        for extra in sorted(extras):
+            edges.extend(package.extra(extra))
+        targets = edges_of.setdefault(key, [])
+        for dep in edges:
+            if not _marker_holds(dep.marker, target):
+                continue
+            child = _resolve(lock, package, dep, target)
+            if child not in targets:
+                targets.append(child)
+            visit(child, dep.extras)
+
+    by_name: dict[NormalizedName, LockedPackage] = {}
+    for package, _ in active.values():
+        other = by_name.setdefault(package.name, package)
+        if other is not package:
+            raise InputError(
+                f"{lock.path}: {target.system.nix_system} would need two versions of "
+                f"{package.name} ({other.version} and {package.version}); "
+                "conflicting extras or groups cannot be installed together"
+            )
+    selected = tuple(
+        SelectedPackage(
+            package=package,
+            wheel=choose_wheel(lock, package, target),
+            dependencies=tuple(sorted({c.name for c in edges_of.get(id(package), [])})),
+        )
+        for package in sorted(by_name.values(), key=lambda p: p.name)
+    )
+    return Selection(target=target, packages=selected, roots=tuple(sorted({r.name for r in roots})))
+
+
+def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
+    """The best wheel of a registry/URL package for ``target``; None for local sources."""
+    if package.source.kind in (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY):
+        return None
+    if package.source.kind is SourceKind.GIT or (
+        package.source.kind is SourceKind.PATH and not package.wheels
+    ):
+        raise SelectionError(
+            f"{lock.path}: package {package.name} comes from a {package.source.kind.value} "
+            f"source ({package.source.location}), which p2n cannot build yet; "
+            "depend on a released version from an index instead"
+        )
+    ranked = target.tag_priority
+    best: tuple[int, Wheel] | None = None
+    for wheel in package.wheels:
+        rank = min((ranked[t] for t in wheel.tags if t in ranked), default=None)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, wheel)
+    if best is None:
+        files = [w.filename for w in package.wheels]
+        if package.sdist is not None:
+            files.append(package.sdist.filename)
+        raise SelectionError(
+            f"{lock.path}: package {package.name} {package.version} has no wheel for "
+            f"{target.system.nix_system} with CPython {target.python[0]}.{target.python[1]} "
+            f"(lock has: {', '.join(files) or 'no files'}); building sdists is not supported "
+            "yet: choose the systems you need with --system or a version that ships wheels"
+        )
+    wheel = best[1]
+    check_artifact(lock, package.name, wheel.url, wheel.sha256)
+    return wheel
+
+
+def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:
+    """Refuse files that cannot be pinned safely: no sha256 hash, or not fetched over HTTPS."""
+    if not sha256:
+        raise SelectionError(
+            f"{lock.path}: package {name}: {url} has no sha256 hash in the lock; "
+            "re-lock against an index that publishes hashes (uv lock --refresh)"
+        )
+    if not url.startswith("https://"):
+        raise SelectionError(
+            f"{lock.path}: package {name}: {url} is not an https:// URL; "
+            "point the index at https:// and re-lock"
+        )
+
+
+def project_name(text: str) -> NormalizedName:
+    """PEP 503 form of a project name."""
+    return canonicalize_name(text)

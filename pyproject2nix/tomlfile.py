@@ -1,0 +1,135 @@
+"""Reading TOML files with errors that name the file and the key path.
+
+Every parser reads through :class:`TomlTable`, so a missing or mistyped key
+in any lock format explains itself: ``uv.lock: package[12].wheels[0].hash:
+expected a string, got an integer``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error or unreadable file becomes an InputError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); is this a lock file?") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(
+            f"{path}: malformed TOML ({exc}); regenerate the file with the tool that wrote it"
+        ) from exc
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+    float: "a number",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _type_name(value: object) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class TomlTable:
+    """A TOML table that knows which file and key path it came from."""
+
+    file: Path
+    keypath: str
+    data: dict[str, Any]
+
+    def where(self, key: str | None = None) -> str:
+        """``file: key.path`` for messages."""
+        if key is None:
+            return f"{self.file}: {self.keypath or '(top level)'}"
+        return f"{self.file}: {self.keypath + '.' if self.keypath else ''}{key}"
+
+    def error(self, key: str | None, problem: str) -> InputError:
+        """An InputError located at ``key`` of this table."""
+        return InputError(f"{self.where(key)}: {problem}")
+
+    def _typed(self, key: str, kind: type, required: bool) -> Any:
+        if key not in self.data:
+            if required:
+                raise self.error(key, "missing")
+            return None
+        value = self.data[key]
+        # bool is a subclass of int; a TOML boolean is never a valid integer here.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.error(key, f"expected {_TYPE_NAMES[kind]}, got {_type_name(value)}")
+        return value
+
+    def string(self, key: str) -> str:
+        """A required string."""
+        value: str = self._typed(key, str, True)
+        return value
+
+    def opt_string(self, key: str) -> str | None:
+        """An optional string."""
+        value: str | None = self._typed(key, str, False)
+        return value
+
+    def opt_integer(self, key: str) -> int | None:
+        """An optional integer."""
+        value: int | None = self._typed(key, int, False)
+        return value
+
+    def integer(self, key: str) -> int:
+        """A required integer."""
+        value: int = self._typed(key, int, True)
+        return value
+
+    def opt_table(self, key: str) -> TomlTable | None:
+        """An optional sub-table."""
+        value: dict[str, Any] | None = self._typed(key, dict, False)
+        if value is None:
+            return None
+        return TomlTable(self.file, self._child(key), value)
+
+    def tables(self, key: str) -> list[TomlTable]:
+        """An optional array of tables ([] when absent)."""
+        values: list[Any] | None = self._typed(key, list, False)
+        if values is None:
+            return []
+        result = []
+        for index, item in enumerate(values):
+            path = f"{self._child(key)}[{index}]"
+            if not isinstance(item, dict):
+                raise InputError(f"{self.file}: {path}: expected a table, got {_type_name(item)}")
+            result.append(TomlTable(self.file, path, item))
+        return result
+
+    def strings(self, key: str) -> list[str]:
+        """An optional array of strings ([] when absent)."""
+        values: list[Any] | None = self._typed(key, list, False)
+        if values is None:
+            return []
+        for index, item in enumerate(values):
+            if not isinstance(item, str):
+                raise InputError(
+                    f"{self.file}: {self._child(key)}[{index}]: "
+                    f"expected a string, got {_type_name(item)}"
+                )
+        return list(values)
+
+    def keys(self) -> list[str]:
+        """The table's keys in file order."""
+        return list(self.data)
+
+    def _child(self, key: str) -> str:
+        return f"{self.keypath}.{key}" if self.keypath else key

@@ -1,0 +1,241 @@
+"""Reader for uv's ``uv.lock`` (``version = 1``, any ``revision``) into the model.
+
+The lock is read whole and eagerly so that every malformed entry is reported
+with its key path, even for packages no target system needs. What a package
+*means* for a given system (markers, wheels) is decided later, in ``select``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from .errors import InputError
+from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
+from .tomlfile import TomlTable, load_toml
+
+SUPPORTED_LOCK_VERSION = 1
+
+
+def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
+    """Parse ``path`` (a uv.lock) into a :class:`Lock`.
+
+    ``project_name`` is the ``[project]`` name from pyproject.toml; it decides
+    which locked package is the root. Without it, the workspace members of
+    ``[manifest]`` (or the single editable/virtual package at ``.``) are roots.
+    """
+    top = TomlTable(path, "", load_toml(path))
+    version = top.integer("version")
+    if version != SUPPORTED_LOCK_VERSION:
+        raise top.error(
+            "version",
+            f"uv.lock version {version} is not supported (p2n reads version "
+            f"{SUPPORTED_LOCK_VERSION}); upgrade p2n or re-lock with a uv that writes version 1",
+        )
+    top.opt_integer(
+        "revision"
+    )  # every revision of version 1 is compatible; only its type is checked
+    requires_python = _specifiers(top, "requires-python")
+    packages = tuple(_package(table) for table in top.tables("package"))
+    manifest = top.opt_table("manifest")
+    members = [canonicalize_name(m) for m in manifest.strings("members")] if manifest else []
+    root_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    if manifest is not None:
+        groups = manifest.opt_table("dependency-groups")
+        if groups is not None:
+            root_groups = _groups(groups)
+    roots = _root_names(path, packages, members, project_name)
+    return Lock(
+        path=path,
+        requires_python=requires_python,
+        packages=packages,
+        root_names=roots,
+        root_groups=root_groups,
+    )
+
+
+def _root_names(
+    path: Path,
+    packages: tuple[LockedPackage, ...],
+    members: list[NormalizedName],
+    project_name: str | None,
+) -> tuple[NormalizedName, ...]:
+    names = {p.name for p in packages}
+    if project_name is not None:
+        root = canonicalize_name(project_name)
+        if root not in names:
+            raise InputError(
+                f"{path}: the project '{root}' of pyproject.toml is not in the lock; "
+                "run `uv lock` to update it"
+            )
+        return (root,)
+    if members:
+        return tuple(sorted(set(members)))
+    local_roots = sorted(
+        p.name
+        for p in packages
+        if p.source.kind in (SourceKind.EDITABLE, SourceKind.VIRTUAL) and p.source.location == "."
+    )
+    return tuple(local_roots)
+
+
+def _specifiers(table: TomlTable, key: str) -> SpecifierSet:
+    text = table.opt_string(key)
+    if text is None:
+        return SpecifierSet()
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise table.error(key, f"invalid version specifier {text!r}") from exc
+
+
+def _marker(table: TomlTable, key: str, text: str) -> Marker:
+    try:
+        return Marker(text)
+    except InvalidMarker as exc:
+        raise table.error(key, f"invalid environment marker {text!r}: {exc}") from exc
+
+
+def _version(table: TomlTable, key: str) -> Version | None:
+    text = table.opt_string(key)
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion as exc:
+        raise table.error(key, f"invalid version {text!r}") from exc
+
+
+def _source(table: TomlTable) -> Source:
+    source = table.opt_table("source")
+    if source is None:
+        raise table.error("source", "missing; re-lock with a current uv")
+    for kind in SourceKind:
+        location = source.data.get(kind.value)
+        if location is not None:
+            if not isinstance(location, str):
+                raise source.error(kind.value, "expected a string")
+            return Source(kind, location)
+    raise source.error(
+        None,
+        f"unknown source type {sorted(source.keys())}; expected one of "
+        + ", ".join(k.value for k in SourceKind),
+    )
+
+
+def _hash(table: TomlTable) -> str:
+    """The sha256 hex digest of an artifact, or '' when the lock records none."""
+    text = table.opt_string("hash")
+    if text is None:
+        return ""
+    algorithm, sep, digest = text.partition(":")
+    if not sep or not digest:
+        raise table.error("hash", f"expected 'sha256:<hex>', got {text!r}")
+    if algorithm != "sha256":
+        # Kept unusable; selecting this file later fails with a clear message.
+        return ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+        raise table.error("hash", f"not a sha256 hex digest: {digest!r}")
+    return digest.lower()
+
+
+def filename_of(table: TomlTable, url: str | None) -> str:
+    """The file name of an artifact: ``filename`` if given, else the URL's last segment."""
+    filename = table.opt_string("filename")
+    if filename:
+        return filename
+    if url is None:
+        raise table.error(None, "has neither 'url' nor 'filename'")
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def _artifact_url(table: TomlTable) -> str:
+    url = table.opt_string("url")
+    if url is not None:
+        return url
+    path = table.opt_string("path")
+    if path is not None:
+        return path
+    raise table.error(None, "has neither 'url' nor 'path'")
+
+
+def _wheel(table: TomlTable) -> Wheel:
+    url = _artifact_url(table)
+    filename = filename_of(table, url)
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
+    return Wheel(
+        url=url, sha256=_hash(table), filename=filename, size=table.opt_integer("size"), tags=tags
+    )
+
+
+def _sdist(table: TomlTable) -> Artifact:
+    url = _artifact_url(table)
+    return Artifact(
+        url=url,
+        sha256=_hash(table),
+        filename=filename_of(table, url),
+        size=table.opt_integer("size"),
+    )
+
+
+def _dependency(table: TomlTable) -> Dependency:
+    marker_text = table.opt_string("marker")
+    return Dependency(
+        name=canonicalize_name(table.string("name")),
+        marker=_marker(table, "marker", marker_text) if marker_text else None,
+        extras=tuple(sorted(table.strings("extra"))),
+        version=_version(table, "version"),
+        source=_source_location(table),
+    )
+
+
+def _source_location(table: TomlTable) -> str | None:
+    source = table.opt_table("source")
+    if source is None:
+        return None
+    for value in source.data.values():
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _groups(table: TomlTable) -> tuple[tuple[str, tuple[Dependency, ...]], ...]:
+    """``{group = [dependency, …]}`` tables (optional-dependencies, dev-dependencies)."""
+    return tuple(
+        (name, tuple(_dependency(dep) for dep in table.tables(name)))
+        for name in sorted(table.keys())
+    )
+
+
+def _package(table: TomlTable) -> LockedPackage:
+    name = canonicalize_name(table.string("name"))
+    sdist_table = table.opt_table("sdist")
+    optional = table.opt_table("optional-dependencies")
+    dev = table.opt_table("dev-dependencies")
+    return LockedPackage(
+        name=name,
+        version=_version(table, "version"),
+        source=_source(table),
+        wheels=tuple(_wheel(w) for w in table.tables("wheels")),
+        sdist=_sdist(sdist_table) if sdist_table is not None else None,
+        dependencies=tuple(_dependency(d) for d in table.tables("dependencies")),
+        optional_dependencies=_groups(optional) if optional else (),
+        dependency_groups=_groups(dev) if dev else (),
+        resolution_markers=tuple(
+            _marker(table, "resolution-markers", text)
+            for text in table.strings("resolution-markers")
+        ),
+    )
