@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import P2NError
+from .generate import GenerateRequest, plan
+from .output import check_not_foreign, write_tree
+from .select import Options
+from .targets import DEFAULT_SYSTEMS, SYSTEMS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +30,86 @@ def cli() -> None:
     p2n generate   write flake.nix + p2n/ from pyproject.toml and uv.lock
     p2n verify     build the environment twice in separate stores, compare
     """
+
+
+@cli.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory holding pyproject.toml and uv.lock; files are written there.",
+)
+@click.option(
+    "--python",
+    metavar="3.X",
+    help="Target CPython (nixpkgs pythonXY). Default: .python-version, else the oldest "
+    "of 3.11-3.14 that requires-python allows.",
+)
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    type=click.Choice(sorted(SYSTEMS)),
+    help=f"Nix system to generate for (repeatable). Default: {', '.join(DEFAULT_SYSTEMS)}.",
+)
+@click.option("--extra", "extras", multiple=True, help="Install this extra of the project.")
+@click.option("--all-extras", is_flag=True, help="Install every extra of the project.")
+@click.option(
+    "--group", "groups", multiple=True, help="Install this dependency group (repeatable)."
+)
+@click.option("--no-dev", is_flag=True, help="Leave out the default 'dev' group (as uv sync).")
+@click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
+def generate(
+    project_dir: Path,
+    python: str | None,
+    systems: tuple[str, ...],
+    extras: tuple[str, ...],
+    all_extras: bool,
+    groups: tuple[str, ...],
+    no_dev: bool,
+    force: bool,
+) -> None:
+    """Write flake.nix and p2n/ (locked data + builder library) for a uv project.
+
+    Every package becomes a derivation pinned by URL and sha256; markers and
+    wheels are chosen for each target system, not for this machine. Like
+    `uv sync`, the 'dev' group is installed unless --no-dev. Output is
+    deterministic: running it twice gives byte-identical files.
+
+    \b
+    Then:  nix build        the environment (result/bin/python)
+           nix run          the project's first console script
+           nix develop      a shell with that interpreter and packages
+    """
+    request = GenerateRequest(
+        project_dir=project_dir,
+        python=python,
+        systems=systems or DEFAULT_SYSTEMS,
+        options=Options(
+            extras=frozenset(extras),
+            all_extras=all_extras,
+            groups=frozenset(groups),
+            no_default_groups=no_dev,
+        ),
+    )
+    result = plan(request)
+    check_not_foreign(project_dir, force)
+    changed = write_tree(project_dir, result.files)
+    counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
+    python_text = f"{result.python[0]}.{result.python[1]}"
+    click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    if changed:
+        click.echo(f"p2n: wrote {', '.join(changed)}")
+    else:
+        click.echo("p2n: generated files are up to date")
+    if (project_dir / ".git").exists() or _inside_git(project_dir):
+        click.echo("p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n")
+
+
+def _inside_git(directory: Path) -> bool:
+    return any((parent / ".git").exists() for parent in directory.resolve().parents)
 
 
 def main() -> None:

@@ -127,7 +127,7 @@ class TomlTable:
                 )
         return list(values)
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         """The table's keys in file order."""
         return list(self.data)
 

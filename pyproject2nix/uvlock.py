@@ -128,7 +128,7 @@ def _source(table: TomlTable) -> Source:
             return Source(kind, location)
     raise source.error(
         None,
-        f"unknown source type {sorted(source.keys())}; expected one of "
+        f"unknown source type {sorted(source.names())}; expected one of "
         + ", ".join(k.value for k in SourceKind),
     )
 
@@ -216,7 +216,7 @@ def _groups(table: TomlTable) -> tuple[tuple[str, tuple[Dependency, ...]], ...]:
     """``{group = [dependency, …]}`` tables (optional-dependencies, dev-dependencies)."""
     return tuple(
         (name, tuple(_dependency(dep) for dep in table.tables(name)))
-        for name in sorted(table.keys())
+        for name in sorted(table.names())
     )
 
 

@@ -1,0 +1,142 @@
+"""``p2n generate``: lock file in, rendered files out.
+
+The one place that wires the pipeline together: read the project and its
+lock, choose the interpreter, select packages for every system, render, and
+(in the CLI) write. Nothing here formats Nix or parses TOML itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import InputError
+from .model import Lock, SourceKind
+from .project import LocalProject, read_project
+from .render import LocalMember, RenderInput, render_files
+from .select import Options, Selection, check_options, select
+from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
+from .uvlock import read_uv_lock
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What the user asked ``p2n generate`` for."""
+
+    project_dir: Path
+    python: str | None = None
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class GeneratePlan:
+    """The generated files and a summary to print."""
+
+    files: dict[str, bytes]
+    python: tuple[int, int]
+    package_counts: dict[str, int]
+    lock_path: Path
+
+
+def find_lock(project_dir: Path) -> Path:
+    """The project's uv.lock, or an error saying how to make one."""
+    lock = project_dir / "uv.lock"
+    if lock.is_file():
+        return lock
+    if (project_dir / "poetry.lock").is_file():
+        raise InputError(
+            f"{project_dir}: has poetry.lock but no uv.lock; p2n reads uv.lock so far "
+            "(run `uv lock` to create one)"
+        )
+    raise InputError(f"{project_dir}: no uv.lock found; run `uv lock` first")
+
+
+def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -> tuple[int, int]:
+    """--python, else .python-version, else the oldest nixpkgs CPython allowed."""
+    requires = lock.requires_python if str(lock.requires_python) else project.requires_python
+    pinned_file = request.project_dir / ".python-version"
+    if request.python is not None:
+        chosen = parse_python(request.python)
+    elif pinned_file.is_file():
+        text = pinned_file.read_text().strip().splitlines()[0].removeprefix("cpython-")
+        chosen = parse_python(".".join(text.split(".")[:2]))
+    elif requires is not None:
+        return default_python(requires, str(lock.path))
+    else:
+        return parse_python("3.12")
+    full = f"{chosen[0]}.{chosen[1]}.99"
+    if requires is not None and not requires.contains(full, prereleases=True):
+        raise InputError(
+            f"{lock.path}: CPython {chosen[0]}.{chosen[1]} is outside requires-python "
+            f"{requires}; choose another --python"
+        )
+    return chosen
+
+
+def _members(
+    request: GenerateRequest, lock: Lock, selections: list[Selection]
+) -> dict[str, LocalMember]:
+    """Read pyproject.toml of every local package that some system installs."""
+    members: dict[str, LocalMember] = {}
+    for selection in selections:
+        for selected in selection.packages:
+            package = selected.package
+            if selected.wheel is not None or package.name in members:
+                continue
+            if package.source.kind is SourceKind.VIRTUAL:
+                continue
+            location = PurePosixPath(package.source.location)
+            directory = (lock.path.parent / location).resolve()
+            root = request.project_dir.resolve()
+            if directory != root and root not in directory.parents:
+                raise InputError(
+                    f"{lock.path}: package {package.name} lives at {location}, outside the "
+                    f"project directory {root}; a flake can only read files below its root"
+                )
+            relative = directory.relative_to(root).as_posix() or "."
+            members[package.name] = LocalMember(path=relative, project=read_project(directory))
+    return members
+
+
+def plan(request: GenerateRequest) -> GeneratePlan:
+    """Compute every generated file for ``request`` without writing anything."""
+    project = read_project(request.project_dir)
+    lock_path = find_lock(request.project_dir)
+    lock = read_uv_lock(lock_path, project.name)
+    if not lock.root_names:
+        raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")
+    python = choose_python(request, lock, project)
+    check_options(lock, request.options)
+    selections = [
+        select(lock, Target(system, python), request.options)
+        for system in parse_systems(request.systems)
+    ]
+    members = _members(request, lock, selections)
+    root_scripts = sorted(
+        {
+            script
+            for name in lock.root_names
+            if name in members
+            for script, _ in members[name].project.scripts
+        }
+    )
+    digests = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in (lock_path, request.project_dir / "pyproject.toml")
+    }
+    label = project.name or request.project_dir.resolve().name
+    files = render_files(
+        RenderInput(
+            project=label,
+            lock_file=lock_path.name,
+            python_attr=selections[0].target.python_attr,
+            selections=tuple(selections),
+            members=members,
+            input_digests=digests,
+            root_scripts=tuple(root_scripts),
+        )
+    )
+    counts = {s.target.system.nix_system: len(s.packages) for s in selections}
+    return GeneratePlan(files=files, python=python, package_counts=counts, lock_path=lock_path)

@@ -1,0 +1,69 @@
+"""Writing Nix values as source text.
+
+Every string that reaches generated Nix code passes through :func:`string`:
+backslashes, quotes, ``${`` (interpolation), and control characters are
+escaped, so a hostile package name or URL stays a plain string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Union
+
+NixValue = Union[str, bool, int, None, "Sequence[NixValue]", "Mapping[str, NixValue]", "Raw"]
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "$": "\\$"}
+_SIMPLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*")
+_KEYWORDS = {"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"}
+
+
+class Raw(str):
+    """Nix source that is inserted verbatim (only for text p2n itself wrote)."""
+
+
+def string(value: str) -> str:
+    """A Nix double-quoted string literal denoting exactly ``value``."""
+    # "$" is escaped only before "{": "\$" elsewhere would also be correct Nix
+    # but noisier to review.
+    out = []
+    for index, char in enumerate(value):
+        if char == "$":
+            out.append("\\$" if value[index + 1 : index + 2] == "{" else "$")
+        else:
+            out.append(_ESCAPES.get(char, char))
+    return '"' + "".join(out) + '"'
+
+
+def attr_name(name: str) -> str:
+    """An attribute name: bare when that is unambiguous, else quoted."""
+    if _SIMPLE_NAME.fullmatch(name) and name not in _KEYWORDS:
+        return name
+    return string(name)
+
+
+def render(value: NixValue, indent: int = 0) -> str:
+    """Pretty-print a value: one attribute per line, lists of scalars on one line."""
+    pad = "  " * indent
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, str):
+        return string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        if not value:
+            return "{ }"
+        lines = [f"{pad}  {attr_name(key)} = {render(value[key], indent + 1)};" for key in value]
+        return "{\n" + "\n".join(lines) + f"\n{pad}}}"
+    items = list(value)
+    if not items:
+        return "[ ]"
+    if all(not isinstance(item, (Mapping, list, tuple)) for item in items):
+        return "[ " + " ".join(render(item) for item in items) + " ]"
+    lines = [f"{pad}  {render(item, indent + 1)}" for item in items]
+    return "[\n" + "\n".join(lines) + f"\n{pad}]"

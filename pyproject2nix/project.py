@@ -1,0 +1,69 @@
+"""Reading a project's own ``pyproject.toml``: name, console scripts, import root.
+
+The lock says *which* local packages exist; their pyproject.toml says how
+they are installed. Only the static ``[project]`` table is read (no build
+backend runs at generate time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from .errors import InputError
+from .tomlfile import TomlTable, load_toml
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """A project directory with a pyproject.toml."""
+
+    directory: Path
+    name: str | None
+    """``[project].name``; None for a workspace root without a ``[project]`` table."""
+    requires_python: SpecifierSet | None
+    scripts: tuple[tuple[str, str], ...]
+    """Console and GUI scripts, ``(name, "module:attr")``, sorted by name."""
+    import_root: str
+    """Directory (relative to ``directory``) that holds the importable packages."""
+
+
+def read_project(directory: Path) -> LocalProject:
+    """Read ``directory/pyproject.toml``."""
+    path = directory / "pyproject.toml"
+    if not path.is_file():
+        raise InputError(f"{path}: not found; run p2n in a project directory or pass --project")
+    top = TomlTable(path, "", load_toml(path))
+    project = top.opt_table("project")
+    if project is None:
+        return LocalProject(directory, None, None, (), ".")
+    requires = project.opt_string("requires-python")
+    try:
+        requires_python = SpecifierSet(requires) if requires is not None else None
+    except InvalidSpecifier as exc:
+        raise project.error("requires-python", f"invalid specifier {requires!r}") from exc
+    scripts: dict[str, str] = {}
+    for key in ("scripts", "gui-scripts"):
+        table = project.opt_table(key)
+        if table is not None:
+            for name in table.names():
+                scripts[name] = table.string(name)
+    return LocalProject(
+        directory=directory,
+        name=project.string("name"),
+        requires_python=requires_python,
+        scripts=tuple(sorted(scripts.items())),
+        import_root=_import_root(directory),
+    )
+
+
+def _import_root(directory: Path) -> str:
+    """``src`` for a src-layout project, else the project directory itself."""
+    src = directory / "src"
+    if src.is_dir() and any(
+        (child / "__init__.py").is_file() or child.suffix == ".py" for child in src.iterdir()
+    ):
+        return "src"
+    return "."
