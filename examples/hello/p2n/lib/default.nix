@@ -1,0 +1,115 @@
+/**
+  p2n's Nix builder library, copied next to the generated files by
+  `p2n generate` so a project needs nothing but nixpkgs.
+
+  Contract with nixpkgs (see docs/nixpkgs-contract.md): `pkgs.<python>` with
+  `interpreter`, `pythonVersion`, `sitePackages`; `pkgs.mkShell`. Nothing else;
+  no `<nixpkgs>` lookups, no import-from-derivation.
+
+  `mkOutputs { pkgs, system, lock, root }` turns the generated data
+  (`lock`, see p2n/lock.nix) for one system into
+  `{ environment, devShell, apps }`; `root` is the project's directory.
+*/
+let
+  inherit (import ./fetch.nix) fetchFile;
+  inherit (import ./install-wheel.nix) installWheel;
+  inherit (import ./project.nix) localSource installProject;
+  inherit (import ./env.nix) mkEnvironment;
+  inherit (import ./shell.nix) mkDevShell;
+  installerPin = import ./installer.nix;
+
+  /**
+    One package's derivation from its generated entry: a wheel, or local source.
+  */
+  packageFor =
+    {
+      python,
+      system,
+      installerWheel,
+      root,
+    }:
+    pname: entry:
+    if entry ? wheel then
+      installWheel {
+        inherit
+          python
+          system
+          installerWheel
+          pname
+          ;
+        inherit (entry) version;
+        wheel = fetchFile entry.wheel;
+        wheelName = entry.wheel.name;
+      }
+    else
+      installProject {
+        inherit
+          python
+          system
+          installerWheel
+          pname
+          ;
+        inherit (entry) version;
+        inherit (entry.local) importRoot scripts;
+        src = localSource {
+          inherit root;
+          inherit (entry.local) path;
+          name = "${pname}-${entry.version}-source";
+        };
+      };
+in
+{
+  inherit
+    fetchFile
+    installWheel
+    localSource
+    installProject
+    mkEnvironment
+    mkDevShell
+    ;
+
+  mkOutputs =
+    {
+      pkgs,
+      system,
+      lock,
+      root,
+    }:
+    let
+      python = pkgs.${lock.python};
+      installerWheel = fetchFile installerPin;
+      entries = lock.systems.${system};
+      packages = builtins.mapAttrs (packageFor {
+        inherit
+          python
+          system
+          installerWheel
+          root
+          ;
+      }) entries;
+      environment = mkEnvironment {
+        inherit python system;
+        name = "${lock.project}-env";
+        packages = map (name: packages.${name}) (builtins.attrNames packages);
+      };
+      appFor = script: {
+        type = "app";
+        program = "${environment}/bin/${script}";
+      };
+    in
+    {
+      inherit environment packages;
+      devShell = mkDevShell {
+        inherit pkgs;
+        env = environment;
+        name = "${lock.project}-shell";
+      };
+      apps = builtins.listToAttrs (
+        map (script: {
+          name = script;
+          value = appFor script;
+        }) lock.scripts
+      )
+      // (if lock.scripts == [ ] then { } else { default = appFor (builtins.head lock.scripts); });
+    };
+}

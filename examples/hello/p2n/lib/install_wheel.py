@@ -1,0 +1,44 @@
+"""Builder of one wheel's derivation: install it with PyPA installer into $out.
+
+Run by the target interpreter itself (no stdenv, no shell). Inputs come from
+the derivation's environment: ``wheel`` (the fetched file), ``wheelName``
+(its real file name: installer reads the distribution name from it),
+``installerWheel``, ``interpreter`` (for script shebangs), ``sitePackages``.
+``SOURCE_DATE_EPOCH`` is set by the derivation, so byte-compilation writes
+hash-based .pyc files and the output does not depend on the build time.
+"""
+
+import os
+import sys
+import sysconfig
+
+sys.path.insert(0, os.environ["installerWheel"])
+
+from installer import install  # noqa: E402
+from installer.destinations import SchemeDictionaryDestination  # noqa: E402
+from installer.sources import WheelFile  # noqa: E402
+
+out = os.environ["out"]
+site_packages = os.path.join(out, os.environ["sitePackages"])
+version = "{}.{}".format(*sys.version_info[:2])
+scheme = {
+    "purelib": site_packages,
+    "platlib": site_packages,
+    "headers": os.path.join(out, "include", "python" + version, os.environ["pname"]),
+    "scripts": os.path.join(out, "bin"),
+    "data": out,
+}
+# installer refuses a wheel whose file name does not match its .dist-info;
+# the store path starts with a hash, so link the file under its real name.
+linked = os.path.join(os.environ.get("TMPDIR", "/tmp"), os.environ["wheelName"])
+os.symlink(os.environ["wheel"], linked)
+
+destination = SchemeDictionaryDestination(
+    scheme,
+    interpreter=os.environ["interpreter"],
+    script_kind="posix",
+    bytecode_optimization_levels=(0,),
+)
+with WheelFile.open(linked) as source:
+    install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
+print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
