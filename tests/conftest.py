@@ -1,7 +1,31 @@
-"""Shared pytest fixtures: Nix settings for tests."""
+"""Shared pytest fixtures: Nix settings for tests, the nixpkgs stand-in."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.support.nixenv import apply_test_nix_config
+from tests.support.standin import make_standin
 
 apply_test_nix_config()
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nixpkgs stand-in flake (docs/nixpkgs-contract.md), made once per session.
+
+    A fresh directory each session: Nix caches a ``path:`` input, so reusing a
+    path across sessions could serve a stale stand-in.
+    """
+    return make_standin(tmp_path_factory.mktemp("nixpkgs-standin"))
+
+
+@pytest.fixture
+def standin_override(standin: Path) -> list[str]:
+    """``nix`` arguments that replace a flake's ``nixpkgs`` input by the stand-in.
+
+    A new list per test, so a test may extend it without touching another's.
+    """
+    return ["--override-input", "nixpkgs", f"path:{standin}"]
