@@ -206,18 +206,26 @@ def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | 
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, wheel)
     if best is None:
-        files = [w.filename for w in package.wheels]
-        if package.sdist is not None:
-            files.append(package.sdist.filename)
         raise SelectionError(
             f"{lock.path}: package {package.name} {package.version} has no wheel for "
             f"{target.system.nix_system} with CPython {target.python[0]}.{target.python[1]} "
-            f"(lock has: {', '.join(files) or 'no files'}); building sdists is not supported "
+            f"(lock has: {_describe_files(package)}); building sdists is not supported "
             "yet: choose the systems you need with --system or a version that ships wheels"
         )
     wheel = best[1]
     check_artifact(lock, package.name, wheel.url, wheel.sha256)
     return wheel
+
+
+def _describe_files(package: LockedPackage, shown: int = 4) -> str:
+    """A short list of a package's files for error messages."""
+    files = [w.filename for w in package.wheels]
+    if package.sdist is not None:
+        files.append(package.sdist.filename)
+    if not files:
+        return "no files"
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return ", ".join(files[:shown]) + more
 
 
 def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:

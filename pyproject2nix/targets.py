@@ -50,14 +50,15 @@ def _manylinux_tags(arch: str, glibc_minor: int) -> Iterator[str]:
             yield f"{alias}_{arch}"
 
 
-# nixpkgs 25.x: glibc 2.40; Darwin deployment target 11.0 on both architectures.
+# nixpkgs 25.11: glibc 2.40; macOS 14 is the oldest Darwin it supports, so a
+# Nix user's Mac accepts wheels built for macOS 14 and older.
 SYSTEMS: dict[str, SystemInfo] = {
     info.nix_system: info
     for info in (
         SystemInfo("x86_64-linux", "linux", "Linux", "x86_64", glibc_minor=40),
         SystemInfo("aarch64-linux", "linux", "Linux", "aarch64", glibc_minor=40),
-        SystemInfo("x86_64-darwin", "darwin", "Darwin", "x86_64", macos=(11, 0)),
-        SystemInfo("aarch64-darwin", "darwin", "Darwin", "arm64", macos=(11, 0)),
+        SystemInfo("x86_64-darwin", "darwin", "Darwin", "x86_64", macos=(14, 0)),
+        SystemInfo("aarch64-darwin", "darwin", "Darwin", "arm64", macos=(14, 0)),
     )
 }
 DEFAULT_SYSTEMS = ("aarch64-darwin", "aarch64-linux", "x86_64-darwin", "x86_64-linux")
