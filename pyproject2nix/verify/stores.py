@@ -1,0 +1,246 @@
+"""Where the two builds happen and how the second one is perturbed.
+
+A store is a Nix store URL; temporary ones are chroot stores
+(``local?root=<dir>``) in a work directory whose files Nix makes read-only,
+so removing them takes a chmod first. Fetches (fixed-output derivations) are
+realised once in the default store and copied into both stores, so verify
+downloads nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from .. import nixcli
+from ..errors import InputError
+from .model import RUN_A, RUN_B, Perturbation, Plan
+
+BUILD_DIR_A = "/build"  # Nix's default sandbox-build-dir: what the user's own builds see
+BUILD_DIR_B = "/build-p2n-b"
+MIN_CLOCK_GAP_SECONDS = 1.0
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Store:
+    """A Nix store URL and, when its files are on this machine's disk, their root."""
+
+    url: str | None  # None: the user's default store
+    root: Path | None = None
+
+    def real_path(self, store_path: str) -> Path | None:
+        """Where a store path's files are on disk, when readable directly."""
+        if self.root is None:
+            return None
+        return self.root / store_path.lstrip("/")
+
+    def __str__(self) -> str:
+        return self.url or "default store"
+
+    def copy_url(self) -> str:
+        """The URL for ``nix copy --to`` (which needs one even for the default store)."""
+        return self.url or "auto"
+
+
+def chroot_store(root: Path) -> Store:
+    """A fresh local store rooted at ``root`` (Nix creates it on first use)."""
+    return Store(f"local?root={root}", root)
+
+
+def parse_store(url: str) -> Store:
+    """A user-given store URL; chroot stores (``/dir``, ``local?root=/dir``) get their root."""
+    if not url.strip():
+        raise InputError("empty store URL; give e.g. local?root=/tmp/sa or ssh-ng://host")
+    if url.startswith("/"):
+        return Store(url, Path(url))
+    parts = urlsplit(url)
+    if parts.scheme in ("", "local") and (parts.path in ("", "local") or parts.netloc == ""):
+        roots = parse_qs(parts.query).get("root")
+        if roots:
+            return Store(url, Path(roots[0]))
+    return Store(url)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The Nix settings and process environment of one build run."""
+
+    label: str
+    nix_settings: dict[str, str]
+    tmpdir: Path
+
+    def env(self) -> dict[str, str]:
+        # Nix makes its build directories under TMPDIR; unsandboxed builders see that path.
+        return {"TMPDIR": str(self.tmpdir)}
+
+
+@dataclass
+class Workspace:
+    """The work directory of one verify run: chroot stores, temp dirs, unpacked outputs."""
+
+    root: Path
+    keep: bool
+    extra_paths: list[Path] = field(default_factory=list)  # e.g. .check copies in a user store
+
+    @classmethod
+    def create(cls, *, keep: bool) -> Workspace:
+        return cls(Path(tempfile.mkdtemp(prefix="p2n-verify-")), keep)
+
+    def directory(self, *parts: str) -> Path:
+        path = self.root.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def cleanup(self) -> None:
+        """Remove everything this run made, unless ``keep``."""
+        if self.keep:
+            return
+        for path in [*self.extra_paths, self.root]:
+            remove_tree(path)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a tree even when Nix made it read-only (store paths are 0555/0444)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_dir():
+        _make_writable(path.parent)
+        path.unlink()
+        return
+    for directory, subdirectories, _files in os.walk(path):
+        _make_writable(Path(directory))
+        for name in subdirectories:
+            child = Path(directory, name)
+            if not child.is_symlink():
+                _make_writable(child)
+    _make_writable(path.parent)
+    shutil.rmtree(path)
+
+
+def _make_writable(directory: Path) -> None:
+    try:
+        mode = directory.lstat().st_mode
+        if not mode & stat.S_IWUSR or not mode & stat.S_IXUSR:
+            directory.chmod(mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
+    except OSError:
+        pass  # not ours (e.g. the store directory itself): rmtree reports what matters
+
+
+def run_settings(workspace: Workspace, *, perturb: bool) -> tuple[RunSettings, RunSettings]:
+    """Settings of run A (the reference) and run B (perturbed unless ``perturb`` is False)."""
+    cpus = os.cpu_count() or 1
+    settings_a = {"sandbox-build-dir": BUILD_DIR_A, "cores": "1", "max-jobs": "1"}
+    settings_b = dict(settings_a)
+    if perturb:
+        parallel = str(max(2, cpus))
+        settings_b = {"sandbox-build-dir": BUILD_DIR_B, "cores": parallel, "max-jobs": parallel}
+    run_a = RunSettings(RUN_A, settings_a, workspace.directory("tmp-a"))
+    # A longer, different host temp dir: what an unsandboxed builder sees as its build dir.
+    tmp_b = "tmp-b-p2n-second-build" if perturb else "tmp-b"
+    run_b = RunSettings(RUN_B, settings_b, workspace.directory(tmp_b))
+    return run_a, run_b
+
+
+def describe_perturbations(run_a: RunSettings, run_b: RunSettings) -> tuple[Perturbation, ...]:
+    """What differs between the runs, for the report (clock and stores always differ)."""
+    a, b = run_a.nix_settings, run_b.nix_settings
+    perturbations = [
+        Perturbation(
+            "clock",
+            "first build",
+            f"starts at least {MIN_CLOCK_GAP_SECONDS:g} s after the first build finished",
+            "time stamps written during the build differ",
+        )
+    ]
+    if a["sandbox-build-dir"] != b["sandbox-build-dir"]:
+        perturbations.append(
+            Perturbation(
+                "build-dir",
+                a["sandbox-build-dir"],
+                b["sandbox-build-dir"],
+                "sandbox-build-dir setting; the builder sees it as its working directory "
+                "and in NIX_BUILD_TOP, TMPDIR, TEMPDIR, TMP, TEMP "
+                f"(unsandboxed builds: host temp dir {run_a.tmpdir.name} vs {run_b.tmpdir.name})",
+            )
+        )
+    if a["cores"] != b["cores"]:
+        perturbations.append(
+            Perturbation(
+                "cores", a["cores"], b["cores"], "cores setting; builder sees NIX_BUILD_CORES"
+            )
+        )
+    if a["max-jobs"] != b["max-jobs"]:
+        perturbations.append(
+            Perturbation(
+                "max-jobs",
+                a["max-jobs"],
+                b["max-jobs"],
+                "max-jobs setting; independent derivations build concurrently (load, ordering)",
+            )
+        )
+    if len(perturbations) > 1:
+        perturbations.append(
+            Perturbation(
+                "environment",
+                "NIX_BUILD_TOP, TMPDIR…, NIX_BUILD_CORES of run A",
+                "those of run B",
+                "Nix clears the builder's environment and sets every other variable "
+                "(HOME, PATH, TERM, NIX_STORE…) itself, so only these can vary",
+            )
+        )
+    return tuple(perturbations)
+
+
+def wait_for_clock_gap(finished_at: float) -> None:
+    """Sleep until at least MIN_CLOCK_GAP_SECONDS passed since ``finished_at`` (monotonic)."""
+    remaining = MIN_CLOCK_GAP_SECONDS - (time.monotonic() - finished_at)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def fetch_fixed_outputs(plan: Plan, *, on_line: LineSink | None) -> set[str]:
+    """Realise the plan's fetches once, in the default store; return the drvs whose fetch failed."""
+    if not plan.fixed_outputs:
+        return set()
+    nixcli.realise(list(plan.fixed_outputs), store=None, on_stderr_line=on_line)
+    outputs = [path for drv in plan.fixed_outputs for path in plan.derivations[drv].output_paths]
+    valid = nixcli.path_infos(outputs, store=None)
+    return {
+        drv
+        for drv in plan.fixed_outputs
+        if any(valid.get(path) is None for path in plan.derivations[drv].output_paths)
+    }
+
+
+def seed_store(plan: Plan, store: Store, *, failed_fetches: set[str]) -> None:
+    """Copy the store derivations and the fetched sources into ``store`` (nothing built)."""
+    nixcli.copy_paths([plan.top], to_store=store.copy_url(), derivation=True)
+    fetched = [
+        path
+        for drv in plan.fixed_outputs
+        if drv not in failed_fetches
+        for path in plan.derivations[drv].output_paths
+    ]
+    nixcli.copy_paths(fetched, to_store=store.copy_url())
+
+
+def build(
+    drv_paths: Sequence[str], store: Store, settings: RunSettings, *, on_line: LineSink | None
+) -> nixcli.NixResult:
+    """Realise derivations in ``store`` with the run's settings (keep going past failures)."""
+    return nixcli.realise(
+        list(drv_paths),
+        store=store.url,
+        settings=settings.nix_settings,
+        env=settings.env(),
+        on_stderr_line=on_line,
+    )
