@@ -138,5 +138,10 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             root_scripts=tuple(root_scripts),
         )
     )
-    counts = {s.target.system.nix_system: len(s.packages) for s in selections}
+    counts = {
+        s.target.system.nix_system: sum(
+            1 for p in s.packages if p.wheel is not None or p.name in members
+        )
+        for s in selections
+    }
     return GeneratePlan(files=files, python=python, package_counts=counts, lock_path=lock_path)

@@ -103,7 +103,8 @@ def _marker(table: TomlTable, key: str, text: str) -> Marker:
     try:
         return Marker(text)
     except InvalidMarker as exc:
-        raise table.error(key, f"invalid environment marker {text!r}: {exc}") from exc
+        reason = str(exc).splitlines()[0]
+        raise table.error(key, f"invalid environment marker {text!r}: {reason}") from exc
 
 
 def _version(table: TomlTable, key: str) -> Version | None:

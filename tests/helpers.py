@@ -1,0 +1,23 @@
+"""Small helpers shared by the unit tests (paths of fixtures, running the CLI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+UV_FIXTURES = FIXTURES / "uv"
+EXAMPLE = REPO / "examples" / "hello"
+
+
+def run_p2n(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would (exit codes included)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pyproject2nix", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -1,0 +1,138 @@
+"""Selection for target systems: markers, forks, extras, groups, wheel tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyproject2nix.errors import InputError, SelectionError
+from pyproject2nix.model import Lock
+from pyproject2nix.select import Options, Selection, check_options, select
+from pyproject2nix.targets import SYSTEMS, Target
+from pyproject2nix.uvlock import read_uv_lock
+from tests.helpers import EXAMPLE, UV_FIXTURES
+
+
+@pytest.fixture(scope="module")
+def forks() -> Lock:
+    return read_uv_lock(UV_FIXTURES / "forks" / "uv.lock", "forks")
+
+
+@pytest.fixture(scope="module")
+def example() -> Lock:
+    return read_uv_lock(EXAMPLE / "uv.lock", "hello-p2n")
+
+
+def _pick(lock: Lock, system: str, python: tuple[int, int], **options: object) -> Selection:
+    return select(lock, Target(SYSTEMS[system], python), Options(**options))  # type: ignore[arg-type]
+
+
+def _names(selection: Selection) -> set[str]:
+    return {p.name for p in selection.packages}
+
+
+def _wheel(selection: Selection, name: str) -> str:
+    chosen = next(p for p in selection.packages if p.name == name)
+    assert chosen.wheel is not None
+    return chosen.wheel.filename
+
+
+def test_fork_follows_the_target_python(forks: Lock) -> None:
+    versions = {}
+    for python in ((3, 10), (3, 11), (3, 12)):
+        selection = _pick(forks, "x86_64-linux", python)
+        numpy = next(p for p in selection.packages if p.name == "numpy")
+        versions[python] = str(numpy.package.version)
+    assert versions == {(3, 10): "2.0.2", (3, 11): "2.4.6", (3, 12): "2.5.5"}
+
+
+def test_wheels_are_chosen_for_the_target_not_the_host(forks: Lock) -> None:
+    chosen = {
+        system: _wheel(_pick(forks, system, (3, 12)), "numpy")
+        for system in ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
+    }
+    assert "cp312-cp312-manylinux" in chosen["x86_64-linux"]
+    assert chosen["x86_64-linux"].endswith("x86_64.whl")
+    assert chosen["aarch64-linux"].endswith("aarch64.whl")
+    assert "macosx" in chosen["aarch64-darwin"] and chosen["aarch64-darwin"].endswith("arm64.whl")
+    assert "macosx" in chosen["x86_64-darwin"] and chosen["x86_64-darwin"].endswith("x86_64.whl")
+
+
+def test_platform_markers_are_evaluated_for_the_target(forks: Lock) -> None:
+    linux = _names(_pick(forks, "x86_64-linux", (3, 12)))
+    assert "uvloop" in linux  # sys_platform != 'win32'
+    assert "colorama" not in linux  # sys_platform == 'win32'
+
+
+def test_extras_of_dependencies_are_followed(forks: Lock) -> None:
+    # requests[socks] pulls pysocks only through the extra.
+    assert "pysocks" in _names(_pick(forks, "x86_64-linux", (3, 12)))
+
+
+def test_groups_default_dev_like_uv_sync(forks: Lock) -> None:
+    default = _names(_pick(forks, "x86_64-linux", (3, 12)))
+    assert "iniconfig" in default and "pytest" not in default
+    no_dev = _names(_pick(forks, "x86_64-linux", (3, 12), no_default_groups=True))
+    assert "iniconfig" not in no_dev
+    with_test = _names(_pick(forks, "x86_64-linux", (3, 12), groups=frozenset({"test"})))
+    assert {"pytest", "pluggy", "iniconfig"} <= with_test
+
+
+def test_project_extras(forks: Lock) -> None:
+    assert "pyyaml" not in _names(_pick(forks, "x86_64-linux", (3, 12)))
+    one = _names(_pick(forks, "x86_64-linux", (3, 12), extras=frozenset({"yaml"})))
+    assert "pyyaml" in one and "cryptography" not in one
+    every = _names(_pick(forks, "x86_64-linux", (3, 12), all_extras=True))
+    assert {"pyyaml", "cryptography", "cffi"} <= every
+
+
+def test_unknown_extra_or_group_is_refused(forks: Lock) -> None:
+    with pytest.raises(InputError, match="no extra 'yml'"):
+        check_options(forks, Options(extras=frozenset({"yml"})))
+    with pytest.raises(InputError, match="no dependency group 'docs'"):
+        check_options(forks, Options(groups=frozenset({"docs"})))
+
+
+def test_dependencies_are_recorded_per_package(example: Lock) -> None:
+    selection = _pick(example, "x86_64-linux", (3, 11))
+    rich = next(p for p in selection.packages if p.name == "rich")
+    assert rich.dependencies == ("markdown-it-py", "pygments")
+    root = next(p for p in selection.packages if p.name == "hello-p2n")
+    assert root.wheel is None  # installed from local source
+    assert root.dependencies == ("attrs", "iniconfig", "rich")
+
+
+def test_no_wheel_for_a_needed_system_names_package_and_system(forks: Lock) -> None:
+    with pytest.raises(SelectionError) as caught:
+        _pick(forks, "x86_64-darwin", (3, 10), extras=frozenset({"crypto"}))
+    message = str(caught.value)
+    assert "cryptography" in message and "x86_64-darwin" in message and "CPython 3.10" in message
+    assert "\n" not in message
+
+
+def _tiny_lock(tmp_path: Path, wheel: str) -> Lock:
+    path = tmp_path / "uv.lock"
+    path.write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
+        '[[package]]\nname = "app"\nversion = "1"\nsource = { virtual = "." }\n'
+        'dependencies = [{ name = "dep" }]\n'
+        '[[package]]\nname = "dep"\nversion = "1"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        f"wheels = [{wheel}]\n"
+    )
+    return read_uv_lock(path, "app")
+
+
+def test_missing_hash_is_refused(tmp_path: Path) -> None:
+    lock = _tiny_lock(tmp_path, '{ url = "https://x/dep-1-py3-none-any.whl" }')
+    with pytest.raises(SelectionError, match=r"dep: .* has no sha256 hash"):
+        _pick(lock, "x86_64-linux", (3, 11))
+
+
+def test_plain_http_is_refused(tmp_path: Path) -> None:
+    lock = _tiny_lock(
+        tmp_path, '{ url = "http://x/dep-1-py3-none-any.whl", hash = "sha256:' + "a" * 64 + '" }'
+    )
+    with pytest.raises(SelectionError, match="not an https:// URL"):
+        _pick(lock, "x86_64-linux", (3, 11))
