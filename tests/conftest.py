@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.nixenv import apply_test_nix_config
-from tests.support.standin import make_standin
+from tests.support.standin import make_standin, override_args
 
 apply_test_nix_config()
 
@@ -22,10 +22,11 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_standin(tmp_path_factory.mktemp("nixpkgs-standin"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def standin_override(standin: Path) -> list[str]:
     """``nix`` arguments that replace a flake's ``nixpkgs`` input by the stand-in.
 
-    A new list per test, so a test may extend it without touching another's.
+    Session-scoped so fixtures of any scope can use it; shared, so extend a
+    copy (``[*standin_override, ...]``), never the list itself.
     """
-    return ["--override-input", "nixpkgs", f"path:{standin}"]
+    return override_args(standin)

@@ -244,6 +244,11 @@ def make_standin(dest: Path) -> Path:
     return dest
 
 
+def override_args(standin: Path) -> list[str]:
+    """``nix`` arguments that replace a flake's ``nixpkgs`` input by ``standin``."""
+    return ["--override-input", "nixpkgs", f"path:{standin}"]
+
+
 # Builder of python3XY, run by the copied dynamic loader before anything is
 # patched (Nix starts a builder with a bare argv[0], PYTHONHOME points at the copy).
 _BUILD_PYTHON = '''\
