@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): set up, lint, type-check, run every test
+# including the real-Nix integration tests. Pass pytest arguments through,
+# e.g. `scripts/test.sh -m "not nix"` for the fast subset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+.venv/bin/ruff check pyproject2nix tests
+.venv/bin/mypy --strict pyproject2nix
+# pytest exits 5 when no test ran: that is a failure here, never a pass.
+.venv/bin/pytest -q -p no:cacheprovider "$@"
