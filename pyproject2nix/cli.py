@@ -112,6 +112,11 @@ def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
 
 
+from .verify.command import verify_command  # noqa: E402
+
+cli.add_command(verify_command, "verify")
+
+
 def main() -> None:
     """Entry point: run the CLI, turn our errors into one line and an exit code."""
     try:

@@ -303,3 +303,8 @@ def build_log(drv_path: str, *, store: str | None) -> str:
     """The stored build log of a derivation (``nix log``), or "" when there is none."""
     result = run_nix(["log", *_store_args(store), drv_path], check=False)
     return result.stdout if result.returncode == 0 else ""
+
+
+def nar_hash(path: str) -> str:
+    """The SRI NAR hash of any file tree (``nix hash path``), as ``path-info`` reports it."""
+    return run_nix(["hash", "path", path]).stdout.strip()

@@ -254,5 +254,7 @@ def run_diffoscope(root_a: Path, root_b: Path) -> str | None:
         return None
     if proc.returncode not in (0, 1):
         return None
-    text = proc.stdout.replace(str(root_a), "A").replace(str(root_b), "B")
-    return text.strip() or None
+    lines = proc.stdout.replace(str(root_a), "A").replace(str(root_b), "B").splitlines()
+    if lines[:2] == ["--- A", "+++ B"]:
+        lines = lines[2:]  # the two roots themselves: noise above the per-file diffs
+    return "\n".join(lines).strip() or None

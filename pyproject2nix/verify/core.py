@@ -1,0 +1,440 @@
+"""Run a verification from start to end: plan, build twice, compare, explain.
+
+Two modes. Separate stores (the default): run A and run B each realise the
+closure in their own store, B perturbed and later, then NAR hashes are
+compared and differing derivations rebuilt against A's inputs to tell own
+from inherited nondeterminism. Same store (``--same-store``): one build, then
+``nix-store --realise --check`` of every derivation in that store.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import nixcli
+from ..errors import InputError, NixError, P2NError
+from . import diff
+from .compare import (
+    Explanation,
+    assemble,
+    fetch_failure_results,
+    find_failures,
+    log_tail,
+    output_results,
+)
+from .model import (
+    RUN_A,
+    RUN_B,
+    Derivation,
+    DerivationResult,
+    Failure,
+    FileDifference,
+    Origin,
+    OutputResult,
+    Perturbation,
+    Plan,
+    Status,
+    VerifyReport,
+)
+from .plan import make_plan
+from .stores import (
+    RunSettings,
+    Store,
+    Workspace,
+    build,
+    chroot_store,
+    describe_perturbations,
+    fetch_fixed_outputs,
+    parse_store,
+    run_settings,
+    seed_store,
+    wait_for_clock_gap,
+)
+
+Progress = Callable[[str], None]
+
+# Lines of Nix's output worth showing as progress when build logs are not wanted.
+_PROGRESS_LINE = re.compile(r"^(building '|checking outputs of|error:|warning:)")
+_CHECK_DIFFERS = re.compile(r"output '([^']+)' differs from '([^']+)'")
+
+
+class NotReproducible(P2NError):
+    """The verdict "something differs or failed to build" (exit code 1), raised after reporting."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What the user asked for (see ``p2n verify --help``)."""
+
+    installable: str = ".#default"
+    nix_args: tuple[str, ...] = ()  # passed to evaluation, e.g. --override-input a b
+    store_a: str | None = None
+    store_b: str | None = None
+    same_store: bool = False
+    perturb: bool = True
+    keep: bool = False
+    use_diffoscope: bool = True
+    max_files: int = 50
+    build_logs: bool = False
+
+
+@dataclass
+class _Context:
+    options: VerifyOptions
+    progress: Progress
+    workspace: Workspace
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def nix_lines(self, label: str) -> Callable[[str], None]:
+        """Forward Nix's stderr as progress, prefixed with the run it belongs to."""
+
+        def forward(line: str) -> None:
+            if self.options.build_logs or _PROGRESS_LINE.match(line):
+                self.progress(f"  [{label}] {line}")
+
+        return forward
+
+    def timed(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.monotonic() - started, 3)
+
+
+def verify(options: VerifyOptions, progress: Progress) -> VerifyReport:
+    """Verify ``options.installable``; the report says per derivation what was found."""
+    if options.same_store and options.store_b:
+        raise InputError("--same-store builds in one store; drop --store-b (or --same-store)")
+    started = time.monotonic()
+    progress(f"p2n verify: evaluating {options.installable}")
+    plan = make_plan(options.installable, nix_args=options.nix_args)
+    progress(
+        f"p2n verify: {len(plan.order)} derivations to build, "
+        f"{len(plan.fixed_outputs)} fixed-output (fetch) derivations to copy"
+    )
+    context = _Context(options, progress, Workspace.create(keep=options.keep))
+    context.timed("evaluate", started)
+    try:
+        if options.same_store:
+            report = _verify_same_store(plan, context)
+        else:
+            report = _verify_separate_stores(plan, context)
+    finally:
+        context.workspace.cleanup()
+    context.timed("total", started)
+    return report
+
+
+def _explainer(
+    context: _Context, read_a: Callable[[str], Path | None], read_b: Callable[[str], Path | None]
+) -> Callable[[Derivation, tuple[OutputResult, ...]], Explanation]:
+    """Build the callable that lists and explains the files of differing outputs."""
+
+    def explain(derivation: Derivation, outputs: tuple[OutputResult, ...]) -> Explanation:
+        files: list[FileDifference] = []
+        truncated = 0
+        reports: list[str] = []
+        for output in outputs:
+            if output.identical:
+                continue
+            root_a, root_b = read_a(output.path), read_b(output.path)
+            if root_a is None or root_b is None:
+                continue
+            found, more = diff.compare_trees(
+                root_a, root_b, output=output.name, limit=context.options.max_files
+            )
+            files.extend(found)
+            truncated += more
+            if context.options.use_diffoscope:
+                text = diff.run_diffoscope(root_a, root_b)
+                if text:
+                    heading = f"output {output.name}:\n" if len(outputs) > 1 else ""
+                    reports.append(heading + text)
+        return Explanation(tuple(files), truncated, "\n".join(reports) or None)
+
+    return explain
+
+
+def _local_reader(context: _Context, store: Store, label: str) -> Callable[[str], Path | None]:
+    """Where to read a store path's files: on disk for chroot stores, else unpacked here."""
+
+    def read(store_path: str) -> Path | None:
+        real = store.real_path(store_path)
+        if real is not None and (real.exists() or real.is_symlink()):
+            return real
+        destination = context.workspace.directory("unpacked", label) / store_path.rsplit("/", 1)[-1]
+        if not destination.exists():
+            try:
+                nixcli.dump_path_into(store_path, store=store.url, destination=str(destination))
+            except NixError as error:
+                context.progress(f"p2n verify: cannot read {store_path} from {store}: {error}")
+                return None
+        return destination
+
+    return read
+
+
+def _ensure_fresh(store: Store, plan: Plan) -> None:
+    """A user-given store must not hold the outputs already, or nothing would be rebuilt."""
+    outputs = [path for derivation in plan.built() for path in derivation.output_paths]
+    present = sorted(
+        path for path, info in nixcli.path_infos(outputs, store=store.url).items() if info
+    )
+    if present:
+        raise InputError(
+            f"store {store} already holds {len(present)} of the outputs to verify "
+            f"(e.g. {present[0]}); give an empty store, or delete them first with "
+            f"nix store delete --store '{store}' PATHS"
+        )
+
+
+def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
+    options, progress, workspace = context.options, context.progress, context.workspace
+    store_a = (
+        parse_store(options.store_a)
+        if options.store_a
+        else chroot_store(workspace.directory("store-a"))
+    )
+    store_b = (
+        parse_store(options.store_b)
+        if options.store_b
+        else chroot_store(workspace.directory("store-b"))
+    )
+    if store_a.url == store_b.url:
+        raise InputError(
+            f"--store-a and --store-b are the same store ({store_a}); use --same-store"
+        )
+    for store, given in ((store_a, options.store_a), (store_b, options.store_b)):
+        if given:
+            _ensure_fresh(store, plan)
+    run_a, run_b = run_settings(workspace, perturb=options.perturb)
+    perturbations = describe_perturbations(run_a, run_b)
+
+    started = time.monotonic()
+    failed_fetches: set[str] = set()
+    if plan.fixed_outputs:
+        progress(f"p2n verify: fetching {len(plan.fixed_outputs)} sources once (default store)")
+        failed_fetches = fetch_fixed_outputs(plan, on_line=context.nix_lines("fetch"))
+    for store in (store_a, store_b):
+        seed_store(plan, store, failed_fetches=failed_fetches)
+    context.timed("fetch_and_copy", started)
+
+    infos = {}
+    finished = 0.0
+    for settings, store in ((run_a, store_a), (run_b, store_b)):
+        if settings.label == RUN_B:
+            wait_for_clock_gap(finished)
+        progress(
+            f"p2n verify: build {settings.label.upper()} in {store} ({_settings_text(settings)})"
+        )
+        started = time.monotonic()
+        build([plan.top], store, settings, on_line=context.nix_lines(settings.label.upper()))
+        finished = time.monotonic()
+        context.timed(f"build_{settings.label}", started)
+        outputs = [path for derivation in plan.built() for path in derivation.output_paths]
+        infos[settings.label] = nixcli.path_infos(outputs, store=store.url)
+
+    started = time.monotonic()
+    failures: dict[str, tuple[Failure, ...]] = {}
+    for label, store in ((RUN_A, store_a), (RUN_B, store_b)):
+        found = find_failures(
+            plan,
+            infos[label],
+            label,
+            failed_fetches=failed_fetches,
+            log_for=_log_reader(store),
+        )
+        for drv_path, failure in found.items():
+            failures[drv_path] = (*failures.get(drv_path, ()), failure)
+
+    def recheck(derivation: Derivation) -> bool | None:
+        progress(
+            f"p2n verify: {derivation.name} differs, so do its inputs: rebuilding it on A's inputs"
+        )
+        return _check_rebuild(derivation, store_a, run_b, context)
+
+    results = fetch_failure_results(plan, failed_fetches, log_for=_log_reader(Store(None)))
+    results += assemble(
+        plan,
+        infos[RUN_A],
+        infos[RUN_B],
+        failures,
+        recheck=recheck,
+        explain=_explainer(
+            context,
+            _local_reader(context, store_a, RUN_A),
+            _local_reader(context, store_b, RUN_B),
+        ),
+    )
+    context.timed("compare", started)
+    return _report(plan, context, "separate-stores", store_a, store_b, perturbations, results)
+
+
+def _log_reader(store: Store) -> Callable[[str], str]:
+    def read(drv_path: str) -> str:
+        return nixcli.build_log(drv_path, store=store.url)
+
+    return read
+
+
+def _settings_text(settings: RunSettings) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in sorted(settings.nix_settings.items()))
+
+
+def _check_rebuild(
+    derivation: Derivation, store: Store, settings: RunSettings, context: _Context
+) -> bool | None:
+    """Rebuild ``derivation`` in ``store`` (its inputs, run B's settings) and compare.
+
+    True: differs again; False: identical; None: the rebuild itself failed.
+    """
+    check_settings = RunSettings(
+        "check", settings.nix_settings, context.workspace.directory("tmp-check")
+    )
+    result = build_check(derivation, store, check_settings, context, keep_failed=False)
+    if result.returncode == 0:
+        return False
+    if _CHECK_DIFFERS.search(result.stderr) or "may not be deterministic" in result.stderr:
+        return True
+    return None
+
+
+def build_check(
+    derivation: Derivation,
+    store: Store,
+    settings: RunSettings,
+    context: _Context,
+    *,
+    keep_failed: bool,
+) -> nixcli.NixResult:
+    """``nix-store --realise --check`` one derivation with a run's settings."""
+    return nixcli.realise(
+        [derivation.drv_path],
+        store=store.url,
+        settings=settings.nix_settings,
+        check=True,
+        keep_failed=keep_failed,
+        env=settings.env(),
+        on_stderr_line=context.nix_lines("check"),
+    )
+
+
+def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
+    options, progress, workspace = context.options, context.progress, context.workspace
+    store = parse_store(options.store_a) if options.store_a else Store(None)
+    run_a, run_b = run_settings(workspace, perturb=options.perturb)
+    perturbations = describe_perturbations(run_a, run_b)
+
+    progress(f"p2n verify: build in {store} (if not built yet)")
+    started = time.monotonic()
+    build([plan.top], store, run_a, on_line=context.nix_lines("A"))
+    finished = time.monotonic()
+    context.timed("build_a", started)
+    outputs = [path for derivation in plan.built() for path in derivation.output_paths]
+    infos = nixcli.path_infos(outputs, store=store.url)
+    failures = find_failures(
+        plan,
+        infos,
+        RUN_A,
+        failed_fetches=set(),
+        log_for=_log_reader(store),
+    )
+    wait_for_clock_gap(finished)
+
+    started = time.monotonic()
+    check_settings = RunSettings(RUN_B, run_b.nix_settings, workspace.directory("tmp-check"))
+    results: list[DerivationResult] = []
+    for derivation in plan.built():
+        outputs_a = output_results(derivation, infos, infos)
+        if derivation.drv_path in failures:
+            results.append(
+                DerivationResult(
+                    derivation, Status.FAILED, outputs_a, failures=(failures[derivation.drv_path],)
+                )
+            )
+            continue
+        progress(f"p2n verify: rebuilding {derivation.name} in the same store (--check)")
+        result = build_check(derivation, store, check_settings, context, keep_failed=True)
+        results.append(_same_store_result(derivation, outputs_a, result, context))
+    context.timed("build_b_and_compare", started)
+    return _report(plan, context, "same-store", store, store, perturbations, results)
+
+
+def _same_store_result(
+    derivation: Derivation,
+    outputs_a: tuple[OutputResult, ...],
+    result: nixcli.NixResult,
+    context: _Context,
+) -> DerivationResult:
+    """The verdict for one ``--check`` rebuild; the kept ``.check`` copies explain a difference."""
+    if result.returncode == 0:
+        return DerivationResult(derivation, Status.REPRODUCIBLE, outputs_a)
+    pairs = {
+        _store_path_of(first): (Path(first), Path(second))
+        for first, second in _CHECK_DIFFERS.findall(result.stderr)
+    }
+    if not pairs and "may not be deterministic" not in result.stderr:
+        failure = Failure("check", "build", log_tail=log_tail(result.stderr))
+        return DerivationResult(derivation, Status.FAILED, outputs_a, failures=(failure,))
+    for _first, second in pairs.values():
+        context.workspace.extra_paths.append(second)
+    outputs: list[OutputResult] = []
+    for output in outputs_a:
+        pair = pairs.get(output.path)
+        if pair is None or not pair[1].exists():
+            outputs.append(
+                output
+                if pair is None
+                else OutputResult(output.name, output.path, output.nar_hash_a, None)
+            )
+            continue
+        outputs.append(
+            OutputResult(output.name, output.path, output.nar_hash_a, nixcli.nar_hash(str(pair[1])))
+        )
+    explain = _explainer(
+        context,
+        lambda path: pairs[path][0] if path in pairs and pairs[path][0].exists() else None,
+        lambda path: pairs[path][1] if path in pairs and pairs[path][1].exists() else None,
+    )
+    explanation = explain(derivation, tuple(outputs))
+    return DerivationResult(
+        derivation,
+        Status.DIFFERS,
+        tuple(outputs),
+        origin=Origin.OWN,
+        files=explanation.files,
+        files_truncated=explanation.truncated,
+        diffoscope=explanation.diffoscope,
+    )
+
+
+def _store_path_of(real_path: str) -> str:
+    """``/root/nix/store/x`` (a chroot store's file) → ``/nix/store/x``."""
+    index = real_path.rfind("/nix/store/")
+    return real_path[index:] if index >= 0 else real_path
+
+
+def _report(
+    plan: Plan,
+    context: _Context,
+    mode: str,
+    store_a: Store,
+    store_b: Store,
+    perturbations: tuple[Perturbation, ...],
+    results: list[DerivationResult],
+) -> VerifyReport:
+    return VerifyReport(
+        installable=plan.installable,
+        top=plan.top,
+        mode=mode,
+        store_a=str(store_a),
+        store_b=str(store_b),
+        kept=str(context.workspace.root) if context.options.keep else None,
+        perturbations=perturbations,
+        results=tuple(results),
+        fixed_outputs=tuple(plan.derivations[path] for path in plan.fixed_outputs),
+        timings=context.timings,
+    )
