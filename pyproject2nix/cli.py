@@ -52,7 +52,8 @@ def cli() -> None:
     "systems",
     multiple=True,
     type=click.Choice(sorted(SYSTEMS)),
-    help=f"Nix system to generate for (repeatable). Default: {', '.join(DEFAULT_SYSTEMS)}.",
+    help=f"Nix system to generate for (repeatable). Default: those of {', '.join(DEFAULT_SYSTEMS)} "
+    "that the lock supports.",
 )
 @click.option("--extra", "extras", multiple=True, help="Install this extra of the project.")
 @click.option("--all-extras", is_flag=True, help="Install every extra of the project.")
@@ -86,7 +87,7 @@ def generate(
     request = GenerateRequest(
         project_dir=project_dir,
         python=python,
-        systems=systems or DEFAULT_SYSTEMS,
+        systems=systems,
         options=Options(
             extras=frozenset(extras),
             all_extras=all_extras,

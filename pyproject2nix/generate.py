@@ -15,7 +15,7 @@ from .errors import InputError
 from .model import Lock, SourceKind
 from .project import LocalProject, read_project
 from .render import LocalMember, RenderInput, render_files
-from .select import Options, Selection, check_options, select
+from .select import Options, Selection, check_options, select, supports
 from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
 from .uvlock import read_uv_lock
 
@@ -26,7 +26,8 @@ class GenerateRequest:
 
     project_dir: Path
     python: str | None = None
-    systems: tuple[str, ...] = DEFAULT_SYSTEMS
+    systems: tuple[str, ...] = ()
+    """Nix systems asked for; () means every default system the lock supports."""
     options: Options = field(default_factory=Options)
 
 
@@ -75,6 +76,25 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
     return chosen
 
 
+def _targets(request: GenerateRequest, lock: Lock, python: tuple[int, int]) -> list[Target]:
+    """The targets to generate for: those asked for, or every default one the lock supports."""
+    asked = parse_systems(request.systems or DEFAULT_SYSTEMS)
+    targets = [Target(system, python) for system in asked]
+    supported = [t for t in targets if supports(lock, t)]
+    unsupported = [t.system.nix_system for t in targets if t not in supported]
+    if request.systems and unsupported:
+        raise InputError(
+            f"{lock.path}: the lock is not resolved for {', '.join(unsupported)} "
+            "(see supported-markers); add it to tool.uv.environments and re-lock"
+        )
+    if not supported:
+        raise InputError(
+            f"{lock.path}: the lock supports none of {', '.join(DEFAULT_SYSTEMS)}; "
+            "add one to tool.uv.environments and re-lock"
+        )
+    return supported
+
+
 def _members(
     request: GenerateRequest, lock: Lock, selections: list[Selection]
 ) -> dict[str, LocalMember]:
@@ -110,8 +130,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     python = choose_python(request, lock, project)
     check_options(lock, request.options)
     selections = [
-        select(lock, Target(system, python), request.options)
-        for system in parse_systems(request.systems)
+        select(lock, target, request.options) for target in _targets(request, lock, python)
     ]
     members = _members(request, lock, selections)
     root_scripts = sorted(

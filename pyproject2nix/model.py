@@ -116,6 +116,8 @@ class Lock:
     """Workspace members / the project, in the order they are installed from."""
     root_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = field(default=())
     """Dependency groups of a workspace root that is not itself a package."""
+    supported_markers: tuple[Marker, ...] = field(default=())
+    """Environments the lock was resolved for (uv's ``environments``); () = all."""
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""

@@ -8,8 +8,10 @@ from the project's roots evaluating markers for that target (like
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name
@@ -53,17 +55,65 @@ class Selection:
     roots: tuple[NormalizedName, ...]
 
 
-def _marker_holds(marker: Marker | None, target: Target) -> bool:
-    return marker is None or marker.evaluate(target.marker_environment)
+_EXTRA_TEST = re.compile(r"""extra\s*(==|!=)\s*(["'])(.*?)\2""")
 
 
-def _fork_matches(package: LockedPackage, target: Target) -> bool:
+def _with_extras_decided(text: str, active: frozenset[str]) -> str:
+    """Replace each ``extra == 'x'`` test by a constant: true iff ``x`` is active.
+
+    uv encodes conflicting extras and groups in markers as
+    ``extra == 'extra-<len>-<package>-<extra>'`` / ``'group-<len>-<package>-<group>'``;
+    PEP 508 evaluation knows one ``extra`` value only, while several can be active.
+    """
+
+    def constant(match: re.Match[str]) -> str:
+        holds = (match.group(3) in active) == (match.group(1) == "==")
+        # The evaluation environment has extra == "", so these are constants.
+        return 'extra == ""' if holds else 'extra != ""'
+
+    return _EXTRA_TEST.sub(constant, text)
+
+
+@lru_cache(maxsize=65536)
+def _evaluate(text: str, target: Target, active: frozenset[str]) -> bool:
+    if "extra" in text:
+        text = _with_extras_decided(text, active)
+    return Marker(text).evaluate(target.marker_environment)
+
+
+def _marker_holds(marker: Marker | None, target: Target, active: frozenset[str]) -> bool:
+    return marker is None or _evaluate(str(marker), target, active)
+
+
+def _fork_matches(package: LockedPackage, target: Target, active: frozenset[str]) -> bool:
     return not package.resolution_markers or any(
-        _marker_holds(m, target) for m in package.resolution_markers
+        _marker_holds(m, target, active) for m in package.resolution_markers
     )
 
 
-def _resolve(lock: Lock, owner: LockedPackage, dep: Dependency, target: Target) -> LockedPackage:
+def supports(lock: Lock, target: Target) -> bool:
+    """Whether the lock was resolved for ``target`` (uv's ``environments`` setting)."""
+    return not lock.supported_markers or any(
+        _marker_holds(m, target, frozenset()) for m in lock.supported_markers
+    )
+
+
+def conflict_markers(lock: Lock, options: Options) -> frozenset[str]:
+    """The ``extra`` values uv's conflict markers use for what the user selected."""
+    active: set[str] = set()
+    for name in lock.root_names:
+        for root in lock.by_name(name):
+            extras = (
+                {e for e, _ in root.optional_dependencies} if options.all_extras else options.extras
+            )
+            active |= {f"extra-{len(name)}-{name}-{e}" for e in extras}
+            active |= {f"group-{len(name)}-{name}-{g}" for g in _groups_for(options, root, lock)}
+    return frozenset(active)
+
+
+def _resolve(
+    lock: Lock, owner: LockedPackage, dep: Dependency, target: Target, active: frozenset[str]
+) -> LockedPackage:
     """The locked package a dependency edge points at, on this target."""
     candidates = lock.by_name(dep.name)
     if dep.version is not None:
@@ -71,7 +121,7 @@ def _resolve(lock: Lock, owner: LockedPackage, dep: Dependency, target: Target) 
     if dep.source is not None and len(candidates) > 1:
         candidates = tuple(c for c in candidates if c.source.location == dep.source)
     if len(candidates) > 1:
-        candidates = tuple(c for c in candidates if _fork_matches(c, target))
+        candidates = tuple(c for c in candidates if _fork_matches(c, target, active))
     if len(candidates) == 1:
         return candidates[0]
     what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
@@ -126,6 +176,7 @@ def check_options(lock: Lock, options: Options) -> None:
 
 def select(lock: Lock, target: Target, options: Options) -> Selection:
     """Walk the lock from its roots for ``target`` and choose each package's file."""
+    conflicts = conflict_markers(lock, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
     queue: list[int] = []
@@ -145,7 +196,7 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     roots: list[LockedPackage] = []
     for name in lock.root_names:
         for root in lock.by_name(name):
-            if _fork_matches(root, target):
+            if _fork_matches(root, target, conflicts):
                 roots.append(root)
     root_ids = {id(r) for r in roots}
     for root in roots:
@@ -160,9 +211,9 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
             edges.extend(package.extra(extra))
         targets = edges_of.setdefault(key, [])
         for dep in edges:
-            if not _marker_holds(dep.marker, target):
+            if not _marker_holds(dep.marker, target, conflicts):
                 continue
-            child = _resolve(lock, package, dep, target)
+            child = _resolve(lock, package, dep, target, conflicts)
             if child not in targets:
                 targets.append(child)
             visit(child, dep.extras)

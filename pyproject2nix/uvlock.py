@@ -61,6 +61,9 @@ def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
         packages=packages,
         root_names=roots,
         root_groups=root_groups,
+        supported_markers=tuple(
+            _marker(top, "supported-markers", text) for text in top.strings("supported-markers")
+        ),
     )
 
 

@@ -142,3 +142,23 @@ def test_help_explains_the_command() -> None:
     assert result.returncode == 0
     for flag in ("--python", "--system", "--extra", "--all-extras", "--group", "--no-dev"):
         assert flag in result.stdout
+
+
+def test_systems_follow_the_locks_supported_markers(tmp_path: Path) -> None:
+    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    lock.write_text(
+        text.replace(
+            'requires-python = ">=3.11"\n',
+            'requires-python = ">=3.11"\nsupported-markers = ["sys_platform == \'linux\'"]\n',
+            1,
+        )
+    )
+    result = run_p2n("generate", "--project", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "aarch64-linux: 7, x86_64-linux: 7" in result.stdout
+    assert "darwin" not in (project / "p2n" / "lock.nix").read_text()
+    refused = run_p2n("generate", "--project", str(project), "--system", "aarch64-darwin")
+    assert refused.returncode == 2
+    assert "not resolved for aarch64-darwin" in refused.stderr

@@ -136,3 +136,21 @@ def test_plain_http_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SelectionError, match="not an https:// URL"):
         _pick(lock, "x86_64-linux", (3, 11))
+
+
+def test_conflicting_extras_pick_their_own_fork() -> None:
+    """uv encodes conflicting extras in markers; each extra must get its own versions."""
+    lock = read_uv_lock(UV_FIXTURES / "conflicts" / "uv.lock", "conflicts")
+    versions = {}
+    for extra in ("old", "new"):
+        selection = _pick(lock, "x86_64-linux", (3, 12), extras=frozenset({extra}))
+        idna = next(p for p in selection.packages if p.name == "idna")
+        versions[extra] = str(idna.package.version)
+        requests = next(p for p in selection.packages if p.name == "requests")
+        assert "idna" in requests.dependencies
+    assert versions == {"old": "3.6", "new": "3.7"}
+    plain = _names(_pick(lock, "x86_64-linux", (3, 12)))
+    assert "idna" not in plain and "six" in plain
+    groups = _pick(lock, "x86_64-linux", (3, 12), groups=frozenset({"legacy"}))
+    attrs = next(p for p in groups.packages if p.name == "attrs")
+    assert str(attrs.package.version) == "23.1.0"
