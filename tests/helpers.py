@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,4 +21,20 @@ def run_p2n(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         capture_output=True,
         text=True,
         check=False,
+    )
+
+
+GENERATED = ("flake.nix", "flake.lock", "p2n", "result")
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """Copy a fixture project's sources (not its generated files) to ``target``."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*GENERATED, "__pycache__"))
+    return target
+
+
+def run_nix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run real Nix (settings from tests/support/nixenv.py via the environment)."""
+    return subprocess.run(
+        ["nix", *args], capture_output=True, text=True, check=False, cwd=cwd, timeout=900
     )

@@ -7,38 +7,27 @@ itself is exactly what a user gets, including its github: nixpkgs URL.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLE, run_p2n
+from tests.helpers import EXAMPLE, copy_project, run_nix, run_p2n
 
 pytestmark = pytest.mark.nix
 
 
 @pytest.fixture(scope="module")
 def example_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("example") / "hello"
-    project.mkdir()
-    for name in ("pyproject.toml", "uv.lock"):
-        shutil.copy(EXAMPLE / name, project / name)
-    shutil.copytree(EXAMPLE / "src", project / "src")
+    project = copy_project(EXAMPLE, tmp_path_factory.mktemp("example") / "hello")
     result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
     assert result.returncode == 0, result.stderr
     return project
 
 
-def _nix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["nix", *args], capture_output=True, text=True, check=False, cwd=cwd, timeout=600
-    )
-
-
 @pytest.fixture(scope="module")
 def built_env(example_project: Path, standin_override: list[str]) -> Path:
-    result = _nix(
+    result = run_nix(
         "build",
         f"path:{example_project}",
         *standin_override,
@@ -99,7 +88,7 @@ def test_installed_bytecode_is_hash_based(built_env: Path) -> None:
 def test_dev_shell_has_the_interpreter_and_packages(
     example_project: Path, standin_override: list[str], built_env: Path
 ) -> None:
-    result = _nix(
+    result = run_nix(
         "develop",
         f"path:{example_project}",
         *standin_override,
@@ -117,13 +106,13 @@ def test_dev_shell_has_the_interpreter_and_packages(
 def test_nix_run_runs_the_project_script(
     example_project: Path, standin_override: list[str]
 ) -> None:
-    result = _nix("run", f"path:{example_project}", *standin_override)
+    result = run_nix("run", f"path:{example_project}", *standin_override)
     assert result.returncode == 0, result.stderr
     assert "hello from a Nix-built" in result.stdout
 
 
 def test_apps_and_packages_are_exposed(example_project: Path, standin_override: list[str]) -> None:
-    result = _nix(
+    result = run_nix(
         "eval",
         "--json",
         f"path:{example_project}#apps.x86_64-linux",

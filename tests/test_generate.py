@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from pyproject2nix.generate import GenerateRequest, plan
-from tests.helpers import EXAMPLE, UV_FIXTURES, run_p2n
-
-SOURCES = ("pyproject.toml", "uv.lock", "src")
-
-
-def _copy_project(source: Path, target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in SOURCES:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, target / name)
-        elif path.exists():
-            shutil.copy(path, target / name)
-    return target
+from tests.helpers import EXAMPLE, UV_FIXTURES, copy_project, run_p2n
 
 
 def _tree(directory: Path) -> dict[str, bytes]:
@@ -32,15 +18,15 @@ def _tree(directory: Path) -> dict[str, bytes]:
 
 def test_example_output_matches_the_committed_files(tmp_path: Path) -> None:
     """Golden test: the committed example is exactly what p2n generates."""
-    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
     result = run_p2n("generate", "--project", str(project))
     assert result.returncode == 0, result.stderr
     assert _tree(project) == _tree(EXAMPLE)
 
 
 def test_output_is_identical_across_directories_and_runs(tmp_path: Path) -> None:
-    one = _copy_project(UV_FIXTURES / "forks", tmp_path / "one")
-    two = _copy_project(UV_FIXTURES / "forks", tmp_path / "elsewhere" / "two")
+    one = copy_project(UV_FIXTURES / "forks", tmp_path / "one")
+    two = copy_project(UV_FIXTURES / "forks", tmp_path / "elsewhere" / "two")
     assert run_p2n("generate", "--project", str(one)).returncode == 0
     assert run_p2n("generate", "--project", str(two)).returncode == 0
     first = _tree(one)
@@ -53,7 +39,7 @@ def test_output_is_identical_across_directories_and_runs(tmp_path: Path) -> None
 
 
 def test_large_real_lock_renders_every_package(tmp_path: Path) -> None:
-    project = _copy_project(UV_FIXTURES / "large", tmp_path / "large")
+    project = copy_project(UV_FIXTURES / "large", tmp_path / "large")
     result = plan(GenerateRequest(project_dir=project, systems=("x86_64-linux",)))
     assert result.package_counts["x86_64-linux"] > 300
     lock_nix = result.files["p2n/lock.nix"].decode()
@@ -61,7 +47,7 @@ def test_large_real_lock_renders_every_package(tmp_path: Path) -> None:
 
 
 def test_foreign_flake_is_not_overwritten_without_force(tmp_path: Path) -> None:
-    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
     (project / "flake.nix").write_text("{ outputs = _: { }; }\n")
     refused = run_p2n("generate", "--project", str(project))
     assert refused.returncode == 2
@@ -107,7 +93,7 @@ def _break(project: Path, old: str, new: str) -> None:
 def test_bad_input_one_line_exit_2_nothing_written(
     tmp_path: Path, breakage: tuple[str, str], expected: str
 ) -> None:
-    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
     _break(project, *breakage)
     result = run_p2n("generate", "--project", str(project))
     assert result.returncode == 2
@@ -131,7 +117,7 @@ def test_missing_lock_says_how_to_make_one(tmp_path: Path) -> None:
 
 
 def test_python_outside_requires_python_is_refused(tmp_path: Path) -> None:
-    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
     result = run_p2n("generate", "--project", str(project), "--python", "3.10")
     assert result.returncode == 2
     assert "outside requires-python" in result.stderr
@@ -145,7 +131,7 @@ def test_help_explains_the_command() -> None:
 
 
 def test_systems_follow_the_locks_supported_markers(tmp_path: Path) -> None:
-    project = _copy_project(EXAMPLE, tmp_path / "hello")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
     lock = project / "uv.lock"
     text = lock.read_text()
     lock.write_text(
