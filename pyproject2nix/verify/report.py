@@ -114,6 +114,8 @@ def render_table(report: VerifyReport) -> str:
 
 def _why(result: DerivationResult, report: VerifyReport) -> list[str]:
     if result.status is Status.FAILED:
+        if all(failure.reason == "dependency" for failure in result.failures):
+            return []  # the table row names the dependency; its own entry says why
         lines = [f"  {result.derivation.name}: {detail_text(result, report)}"]
         for failure in result.failures:
             lines += [f"    | {line}" for line in failure.log_tail.splitlines()[-WHY_LINES:]]
