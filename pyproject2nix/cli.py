@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import P2NError
+from .check import check as check_freshness
+from .errors import P2NError, VerdictError
 from .generate import GenerateRequest, plan
 from .output import check_not_foreign, write_tree
 from .select import Options
@@ -109,6 +110,33 @@ def generate(
         click.echo("p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n")
 
 
+@cli.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory holding the generated files.",
+)
+def check(project_dir: Path) -> None:
+    """Exit 1 if flake.nix/p2n/ no longer match the lock, pyproject.toml or p2n's version.
+
+    Regenerates in memory with the options recorded in p2n/lock.nix and
+    compares bytes; writes nothing. Exit codes: 0 fresh, 1 stale (what and why
+    are printed), 2 bad input. Fast enough for a pre-commit hook.
+    """
+    freshness = check_freshness(project_dir)
+    if freshness.fresh:
+        click.echo("p2n: generated files are fresh")
+        return
+    click.echo(f"p2n: stale: {', '.join(freshness.stale_files)}", err=True)
+    for reason in freshness.reasons:
+        click.echo(f"p2n:   {reason}", err=True)
+    click.echo("p2n: run `p2n generate` to update them", err=True)
+    raise StaleError()
+
+
 def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
 
@@ -116,6 +144,10 @@ def _inside_git(directory: Path) -> bool:
 from .verify.command import verify_command  # noqa: E402
 
 cli.add_command(verify_command, "verify")
+
+
+class StaleError(VerdictError):
+    """Generated files are stale (already reported)."""
 
 
 def main() -> None:
@@ -129,6 +161,10 @@ def main() -> None:
         exc.show()
         sys.exit(2)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except VerdictError as exc:
+        if str(exc):
+            click.echo(f"p2n: {exc}", err=True)
         sys.exit(exc.exit_code)
     except P2NError as exc:
         click.echo(f"p2n: error: {exc}", err=True)

@@ -27,3 +27,9 @@ class OutputError(P2NError):
 
 class NixError(P2NError):
     """Running Nix failed in a way that is not a verdict (missing binary, bad flake reference)."""
+
+
+class VerdictError(P2NError):
+    """A negative verdict (stale files, not reproducible): exit code 1, not an input error."""
+
+    exit_code = 1

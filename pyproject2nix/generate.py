@@ -30,6 +30,41 @@ class GenerateRequest:
     """Nix systems asked for; () means every default system the lock supports."""
     options: Options = field(default_factory=Options)
 
+    def settings(self) -> dict[str, object]:
+        """What shapes the output besides the input files, canonical and machine-independent.
+
+        Recorded in the generated files so ``p2n check`` can regenerate exactly.
+        """
+        return {
+            "python": self.python,
+            "systems": sorted(self.systems),
+            "extras": sorted(self.options.extras),
+            "all_extras": self.options.all_extras,
+            "groups": sorted(self.options.groups),
+            "no_default_groups": self.options.no_default_groups,
+        }
+
+    @classmethod
+    def from_settings(cls, project_dir: Path, settings: dict[str, object]) -> GenerateRequest:
+        """The request that :meth:`settings` recorded (unknown keys are ignored)."""
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = settings.get(key, [])
+            return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+        python = settings.get("python")
+        return cls(
+            project_dir=project_dir,
+            python=str(python) if python is not None else None,
+            systems=strings("systems"),
+            options=Options(
+                extras=frozenset(strings("extras")),
+                all_extras=bool(settings.get("all_extras", False)),
+                groups=frozenset(strings("groups")),
+                no_default_groups=bool(settings.get("no_default_groups", False)),
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class GeneratePlan:
@@ -154,6 +189,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             selections=tuple(selections),
             members=members,
             input_digests=digests,
+            settings=request.settings(),
             root_scripts=tuple(root_scripts),
         )
     )
