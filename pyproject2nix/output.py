@@ -1,12 +1,13 @@
 """Writing generated files: all or nothing, never over a foreign flake.nix.
 
 Files are first written into a temporary directory beside the target, then
-moved into place with renames, so an interrupted run leaves the old files
-(or, past the renames, the new ones) — never a half-written file.
+moved into place by renaming, so an interrupted run leaves the old files or
+the new ones, never a half-written file.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -32,14 +33,20 @@ def check_not_foreign(directory: Path, force: bool) -> None:
 
 
 def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
-    """Replace ``flake.nix`` and ``p2n/`` in ``directory`` with ``files``; return changed paths."""
+    """Replace ``flake.nix`` and ``p2n/`` in ``directory`` with ``files``; return changed paths.
+
+    Everything is written into a staging directory first; ``p2n/`` is then
+    swapped in with one atomic exchange (Linux ``renameat2``), and top-level
+    files are replaced by ``rename``. A killed run leaves the old ``p2n/`` or
+    the new one, never a mix; its staging directory is removed by the next run.
+    """
     changed = [rel for rel, content in files.items() if _read(directory / rel) != content]
-    stale_lib = directory / OUTPUT_DIR
-    if not changed and _listing(stale_lib) == {
-        rel for rel in files if rel.startswith(OUTPUT_DIR + "/")
-    }:
+    wanted = {rel for rel in files if rel.startswith(OUTPUT_DIR + "/")}
+    if not changed and _listing(directory / OUTPUT_DIR) == wanted:
         return []
-    staging = Path(tempfile.mkdtemp(prefix=".p2n-new-", dir=directory))
+    for leftover in directory.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
     try:
         for rel, content in files.items():
             path = staging / rel
@@ -51,14 +58,35 @@ def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
                 os.chmod(path, 0o755)
         target = directory / OUTPUT_DIR
         if target.exists():
-            os.replace(target, staging / ".old")
-        os.replace(staging / OUTPUT_DIR, target)
+            _exchange(staging / OUTPUT_DIR, target)
+        else:
+            os.rename(staging / OUTPUT_DIR, target)
         for rel in files:
             if "/" not in rel:
                 os.replace(staging / rel, directory / rel)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return changed
+
+
+STAGING_PREFIX = ".p2n-new-"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(new: Path, old: Path) -> None:
+    """Atomically swap two directories; two renames where the kernel cannot."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        result = renameat2(
+            _AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE
+        )
+        if result == 0:
+            return
+    aside = new.with_name(new.name + ".old")
+    os.rename(old, aside)
+    os.rename(new, old)
 
 
 def _read(path: Path) -> bytes | None:
