@@ -8,6 +8,7 @@ with its key path, even for packages no target system needs. What a package
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
@@ -34,7 +35,12 @@ def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
     which locked package is the root. Without it, the workspace members of
     ``[manifest]`` (or the single editable/virtual package at ``.``) are roots.
     """
-    top = TomlTable(path, "", load_toml(path))
+    return lock_from_toml(path, load_toml(path), project_name)
+
+
+def lock_from_toml(path: Path, data: dict[str, Any], project_name: str | None = None) -> Lock:
+    """Build the :class:`Lock` from parsed TOML (``path`` is only named in errors)."""
+    top = TomlTable(path, "", data)
     version = top.integer("version")
     if version != SUPPORTED_LOCK_VERSION:
         raise top.error(
