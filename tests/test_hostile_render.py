@@ -1,0 +1,60 @@
+"""Hostile strings from a lock and pyproject.toml survive rendering unchanged.
+
+The rendered ``p2n/lock.nix`` is evaluated by real Nix and compared with the
+values p2n read, so no URL, path or script name can break out of its string.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_nix, run_p2n
+
+pytestmark = pytest.mark.nix
+
+HOSTILE_URL = (
+    'https://example.org/${builtins.abort "pwned"}/\'\'${x}/"q"/b\\s/%2B/'
+    "dep-1.0+local-py3-none-any.whl"
+)
+HOSTILE_SCRIPT = 'we"ird${x}\\script'
+HOSTILE_DIR = "mem ber's $dir ${x}"
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def test_hostile_values_round_trip_through_nix(tmp_path: Path) -> None:
+    project = tmp_path / "hostile"
+    member = project / HOSTILE_DIR
+    member.mkdir(parents=True)
+    (member / "pyproject.toml").write_text('[project]\nname = "member"\nversion = "1"\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\n'
+        f'[project.scripts]\n{_toml_string(HOSTILE_SCRIPT)} = "app:main"\n'
+    )
+    digest = "ab" * 32
+    (project / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
+        '[[package]]\nname = "app"\nversion = "1"\nsource = { editable = "." }\n'
+        'dependencies = [{ name = "dep" }, { name = "member" }]\n'
+        '[[package]]\nname = "dep"\nversion = "1.0+local"\n'
+        'source = { registry = "https://example.org/simple" }\n'
+        f'wheels = [{{ url = {_toml_string(HOSTILE_URL)}, hash = "sha256:{digest}" }}]\n'
+        '[[package]]\nname = "member"\nversion = "1"\n'
+        f"source = {{ editable = {_toml_string(HOSTILE_DIR)} }}\n"
+    )
+    result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert result.returncode == 0, result.stderr
+    evaluated = run_nix("eval", "--json", "--file", str(project / "p2n" / "lock.nix"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    data = json.loads(evaluated.stdout)
+    packages = data["systems"]["x86_64-linux"]
+    assert packages["dep"]["wheel"]["url"] == HOSTILE_URL
+    assert packages["dep"]["wheel"]["name"] == "dep-1.0+local-py3-none-any.whl"
+    assert packages["member"]["local"]["path"] == HOSTILE_DIR
+    assert packages["app"]["local"]["scripts"] == {HOSTILE_SCRIPT: "app:main"}
+    assert data["scripts"] == [HOSTILE_SCRIPT]
