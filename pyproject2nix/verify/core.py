@@ -134,6 +134,7 @@ def _explainer(
     """Build the callable that lists and explains the files of differing outputs."""
 
     def explain(derivation: Derivation, outputs: tuple[OutputResult, ...]) -> Explanation:
+        context.progress(f"p2n verify: {derivation.name} differs: comparing its files")
         files: list[FileDifference] = []
         truncated = 0
         reports: list[str] = []
