@@ -7,22 +7,43 @@ Exit codes: 0 success, 1 a negative verdict (not reproducible, stale),
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
 from . import __version__
-from .check import check as check_freshness
 from .errors import P2NError, VerdictError
-from .generate import GenerateRequest, plan
-from .output import check_not_foreign, write_tree
-from .select import Options
 from .targets import DEFAULT_SYSTEMS, SYSTEMS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavier subcommands are imported only when run.
+
+    ``p2n check`` runs in pre-commit hooks and ``p2n generate`` is benchmarked
+    against ``uv export``: neither should pay for importing the verifier.
+    """
+
+    lazy_commands: ClassVar[dict[str, str]] = {
+        "verify": "pyproject2nix.verify.command:verify_command"
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="p2n")
 def cli() -> None:
     """pyproject2nix: turn a Python lock file into a static, hash-pinned Nix flake.
@@ -85,6 +106,10 @@ def generate(
            nix run          the project's first console script
            nix develop      a shell with that interpreter and packages
     """
+    from .generate import GenerateRequest, plan
+    from .output import check_not_foreign, write_tree
+    from .select import Options
+
     request = GenerateRequest(
         project_dir=project_dir,
         python=python,
@@ -126,6 +151,8 @@ def check(project_dir: Path) -> None:
     compares bytes; writes nothing. Exit codes: 0 fresh, 1 stale (what and why
     are printed), 2 bad input. Fast enough for a pre-commit hook.
     """
+    from .check import check as check_freshness
+
     freshness = check_freshness(project_dir)
     if freshness.fresh:
         click.echo("p2n: generated files are fresh")
@@ -139,11 +166,6 @@ def check(project_dir: Path) -> None:
 
 def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
-
-
-from .verify.command import verify_command  # noqa: E402
-
-cli.add_command(verify_command, "verify")
 
 
 class StaleError(VerdictError):

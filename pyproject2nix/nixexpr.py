@@ -22,17 +22,14 @@ class Raw(str):
     """Nix source that is inserted verbatim (only for text p2n itself wrote)."""
 
 
+_NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|\$\{')
+
+
 def string(value: str) -> str:
     """A Nix double-quoted string literal denoting exactly ``value``."""
     # "$" is escaped only before "{": "\$" elsewhere would also be correct Nix
     # but noisier to review.
-    out = []
-    for index, char in enumerate(value):
-        if char == "$":
-            out.append("\\$" if value[index + 1 : index + 2] == "{" else "$")
-        else:
-            out.append(_ESCAPES.get(char, char))
-    return '"' + "".join(out) + '"'
+    return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()[0]] + m.group()[1:], value) + '"'
 
 
 def attr_name(name: str) -> str:

@@ -7,7 +7,10 @@ expected a string, got an integer``.
 
 from __future__ import annotations
 
-import tomllib
+try:  # tomli ships mypyc-compiled wheels: ~3x faster than the stdlib on large locks
+    import tomli as tomllib
+except ImportError:  # pragma: no cover - pure stdlib fallback
+    import tomllib  # type: ignore[no-redef]
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

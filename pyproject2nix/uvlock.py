@@ -7,12 +7,14 @@ with its key path, even for packages no target system needs. What a package
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -26,6 +28,7 @@ from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind
 from .tomlfile import TomlTable, load_toml
 
 SUPPORTED_LOCK_VERSION = 1
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
@@ -154,9 +157,10 @@ def _hash(table: TomlTable) -> str:
     if algorithm != "sha256":
         # Kept unusable; selecting this file later fails with a clear message.
         return ""
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+    digest = digest.lower()
+    if not _SHA256_HEX.fullmatch(digest):
         raise table.error("hash", f"not a sha256 hex digest: {digest!r}")
-    return digest.lower()
+    return digest
 
 
 def filename_of(table: TomlTable, url: str | None) -> str:
@@ -166,7 +170,9 @@ def filename_of(table: TomlTable, url: str | None) -> str:
         return filename
     if url is None:
         raise table.error(None, "has neither 'url' nor 'filename'")
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    # Same as urlsplit(url).path's last segment, without parsing the whole URL.
+    name = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    return unquote(name) if "%" in name else name
 
 
 def _artifact_url(table: TomlTable) -> str:
@@ -182,13 +188,27 @@ def _artifact_url(table: TomlTable) -> str:
 def _wheel(table: TomlTable) -> Wheel:
     url = _artifact_url(table)
     filename = filename_of(table, url)
-    try:
-        _, _, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename as exc:
-        raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
+    tags = _wheel_tags(table, filename)
     return Wheel(
         url=url, sha256=_hash(table), filename=filename, size=table.opt_integer("size"), tags=tags
     )
+
+
+def _wheel_tags(table: TomlTable, filename: str) -> frozenset[Tag]:
+    """The tags of a wheel file name (PEP 427: name-version[-build]-python-abi-platform.whl).
+
+    Only the tag triple matters for selection; the full
+    ``parse_wheel_filename`` (name and version validation) costs 5x more and
+    a lock holds thousands of wheels.
+    """
+    parts = filename[:-4].split("-") if filename.endswith(".whl") else []
+    if len(parts) not in (5, 6) or not all(parts):
+        try:
+            parse_wheel_filename(filename)  # for packaging's own explanation
+        except InvalidWheelFilename as exc:
+            raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
+        raise table.error("url", f"not a valid wheel file name {filename!r}")
+    return parse_tag("-".join(parts[-3:]))
 
 
 def _sdist(table: TomlTable) -> Artifact:
