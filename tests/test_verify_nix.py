@@ -324,3 +324,29 @@ def test_example_environment_is_reproducible(
     assert any("rich" in name for name in names)
     assert report["derivations"][-1]["drv"] == report["derivation"]  # the top comes last
     assert any(f["name"].endswith(".whl") for f in report["fixed_outputs"])
+
+
+def test_timestamp_pyc_is_explained_as_a_header_difference(
+    standin_override: list[str], tmp_path: Path
+) -> None:
+    flake = tmp_path / "pyc"
+    shutil.copytree(FIXTURES / "verify" / "pyc", flake)
+    result = verify(
+        f"path:{flake}",
+        *standin_override,
+        "--no-diffoscope",
+        "--json",
+        str(tmp_path / "report.json"),
+        tmpdir=tmp_path / "tmp",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    entries = by_name(json.loads((tmp_path / "report.json").read_text()))
+    others = {name: entry["status"] for name, entry in entries.items() if name != "timestamp-pycs"}
+    assert others and set(others.values()) == {"reproducible"}  # the stand-in's interpreter
+    pycs = entries["timestamp-pycs"]
+    assert (pycs["status"], pycs["origin"]) == ("differs", "own")
+    [difference] = pycs["files"]
+    assert (difference["path"], difference["kind"]) == ("pkg/mod.cpython-311.pyc", "pyc")
+    assert "source mtime" in difference["detail"]
+    assert "body (marshalled code) identical" in difference["detail"]
+    assert "pkg/mod.cpython-311.pyc" in result.stdout
