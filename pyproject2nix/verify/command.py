@@ -15,7 +15,7 @@ from .report import render_json, render_junit, render_table, verdict_text, write
 
 SAME_STORE_HELP = (
     "Cheaper: build once in one store (the default store, or --store-a), then rebuild every "
-    "derivation there with nix-store --realise --check (perturbed as below) and compare. "
+    "derivation there with nix-store --realise --check (perturbed as a second build) and compare. "
     "Weaker: both builds share one store, so every rebuild uses the first build's inputs "
     "(nondeterminism that only shows when a dependency is rebuilt too is missed, and "
     "own/inherited is not asked); the first copy may be old or come from a binary cache, "

@@ -106,7 +106,10 @@ def render_table(report: VerifyReport) -> str:
     why = [line for result in report.results for line in _why(result, report)]
     if why:
         lines += ["", "Why:", *why]
-    if report.kept:
+    if report.kept and report.mode == "same-store":
+        where = f"rebuilt copies next to the outputs in {report.store_a} as <output>.check"
+        lines += ["", f"kept: {report.kept} ({where})"]
+    elif report.kept:
         lines += ["", f"kept: {report.kept} (store A: {report.store_a}, store B: {report.store_b})"]
     lines += ["", f"verdict: {verdict_text(report)}"]
     return "\n".join(lines) + "\n"
