@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 
 from packaging.markers import Marker
@@ -121,4 +122,11 @@ class Lock:
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""
-        return tuple(p for p in self.packages if p.name == name)
+        return self._index.get(name, ())
+
+    @cached_property
+    def _index(self) -> dict[str, tuple[LockedPackage, ...]]:
+        index: dict[str, list[LockedPackage]] = {}
+        for package in self.packages:
+            index.setdefault(package.name, []).append(package)
+        return {name: tuple(found) for name, found in index.items()}
