@@ -113,16 +113,11 @@ def remove_tree(path: Path) -> None:
     if not path.exists() and not path.is_symlink():
         return
     if path.is_symlink() or not path.is_dir():
-        _make_writable(path.parent)
         path.unlink()
         return
-    for directory, subdirectories, _files in os.walk(path):
+    # Only the tree itself is made writable, never its parent (e.g. /nix/store for .check copies).
+    for directory, _subdirectories, _files in os.walk(path):
         _make_writable(Path(directory))
-        for name in subdirectories:
-            child = Path(directory, name)
-            if not child.is_symlink():
-                _make_writable(child)
-    _make_writable(path.parent)
     shutil.rmtree(path)
 
 
