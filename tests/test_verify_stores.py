@@ -38,6 +38,8 @@ def test_second_run_is_perturbed(tmp_path: Path) -> None:
     assert run_b.nix_settings["sandbox-build-dir"] == BUILD_DIR_B
     assert run_a.nix_settings["cores"] == "1" != run_b.nix_settings["cores"]
     assert run_a.tmpdir != run_b.tmpdir and run_b.tmpdir.is_dir()
+    for run in (run_a, run_b):  # never a binary cache's or a remote builder's copy
+        assert (run.nix_settings["substitute"], run.nix_settings["builders"]) == ("false", "")
     names = [p.name for p in describe_perturbations(run_a, run_b)]
     assert names == ["clock", "build-dir", "cores", "max-jobs", "environment"]
 

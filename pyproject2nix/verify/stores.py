@@ -133,11 +133,16 @@ def _make_writable(directory: Path) -> None:
 def run_settings(workspace: Workspace, *, perturb: bool) -> tuple[RunSettings, RunSettings]:
     """Settings of run A (the reference) and run B (perturbed unless ``perturb`` is False)."""
     cpus = os.cpu_count() or 1
-    settings_a = {"sandbox-build-dir": BUILD_DIR_A, "cores": "1", "max-jobs": "1"}
+    # Both runs build everything themselves: a binary cache or a remote builder's
+    # store would hand both the same old output and prove nothing.
+    no_reuse = {"substitute": "false", "builders": ""}
+    settings_a = {"sandbox-build-dir": BUILD_DIR_A, "cores": "1", "max-jobs": "1", **no_reuse}
     settings_b = dict(settings_a)
     if perturb:
         parallel = str(max(2, cpus))
-        settings_b = {"sandbox-build-dir": BUILD_DIR_B, "cores": parallel, "max-jobs": parallel}
+        settings_b.update(
+            {"sandbox-build-dir": BUILD_DIR_B, "cores": parallel, "max-jobs": parallel}
+        )
     run_a = RunSettings(RUN_A, settings_a, workspace.directory("tmp-a"))
     # A longer, different host temp dir: what an unsandboxed builder sees as its build dir.
     tmp_b = "tmp-b-p2n-second-build" if perturb else "tmp-b"
