@@ -124,6 +124,8 @@ def verify(options: VerifyOptions, progress: Progress) -> VerifyReport:
             report = _verify_separate_stores(plan, context)
     finally:
         context.workspace.cleanup()
+        if options.keep:
+            progress(f"p2n verify: kept the work directory {context.workspace.root}")
     context.timed("total", started)
     return report
 
