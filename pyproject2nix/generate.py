@@ -15,7 +15,7 @@ from .errors import InputError
 from .model import Lock, SourceKind
 from .project import LocalProject, read_project
 from .render import LocalMember, RenderInput, render_files
-from .select import Options, Selection, check_options, select, supports
+from .select import Options, Selection, check_options, check_selection, select, supports
 from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
 from .uvlock import read_uv_lock
 
@@ -167,6 +167,8 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     selections = [
         select(lock, target, request.options) for target in _targets(request, lock, python)
     ]
+    for selection in selections:
+        check_selection(lock, selection)
     members = _members(request, lock, selections)
     root_scripts = sorted(
         {

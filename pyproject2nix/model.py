@@ -1,6 +1,6 @@
 """The neutral model of a locked project, shared by every lock format.
 
-Parsers (``uvlock``, later ``poetrylock``/``pylock``) build these frozen
+Parsers (``uvlock``, ``poetrylock``, ``pylock``) build these frozen
 dataclasses; selection and rendering read only these, never the lock files.
 Names are PEP 503-normalised; versions, markers and tags are packaging's types.
 """
@@ -51,7 +51,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Artifact:
-    """One downloadable file pinned by hash (a wheel or an sdist)."""
+    """One downloadable file pinned by hash (a wheel or an sdist).
+
+    ``url`` is "" when the lock names the file but not where it lives
+    (poetry.lock): the package's index is asked for it after selection.
+    ``sha256`` is "" when the lock has no usable hash (none, or md5 only).
+    """
 
     url: str
     sha256: str
@@ -119,6 +124,8 @@ class Lock:
     """Dependency groups of a workspace root that is not itself a package."""
     supported_markers: tuple[Marker, ...] = field(default=())
     """Environments the lock was resolved for (uv's ``environments``); () = all."""
+    default_groups: frozenset[str] | None = None
+    """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""

@@ -20,16 +20,27 @@ from .errors import InputError, SelectionError
 from .model import Dependency, Lock, LockedPackage, SourceKind, Wheel
 from .targets import Target
 
+MAIN_GROUP = "main"
+"""The project's own dependencies, as a group name (Poetry's; ``--only main``)."""
+
 
 @dataclass(frozen=True)
 class Options:
-    """What to install besides the project's own dependencies."""
+    """What to install besides the project's own dependencies.
+
+    Groups follow ``uv sync`` / ``poetry install``: the lock's default groups
+    (uv: ``dev``; Poetry: every non-optional group) plus ``groups``, minus
+    ``without_groups``; ``only_groups`` replaces all of that, and leaves out
+    the project's own dependencies unless it names ``main``.
+    """
 
     extras: frozenset[str] = frozenset()
     all_extras: bool = False
     groups: frozenset[str] = frozenset()
     no_default_groups: bool = False
     default_groups: frozenset[str] = frozenset({"dev"})
+    without_groups: frozenset[str] = frozenset()
+    only_groups: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,17 +139,18 @@ def _resolve(
     if not candidates:
         raise InputError(
             f"{lock.path}: {owner.name} depends on {what}, which is not locked "
-            f"for {target.system.nix_system}; run `uv lock` to repair the lock"
+            f"for {target.system.nix_system}; re-lock to repair the lock"
         )
     raise InputError(
         f"{lock.path}: {owner.name} depends on {what}, which the lock pins several times "
-        f"for {target.system.nix_system}; run `uv lock` to repair the lock"
+        f"for {target.system.nix_system}; re-lock to repair the lock"
     )
 
 
 def _root_edges(lock: Lock, root: LockedPackage, options: Options) -> list[Dependency]:
     """A root's dependencies plus the extras and groups the user selected."""
-    edges = list(root.dependencies)
+    main = options.only_groups is None or MAIN_GROUP in options.only_groups
+    edges = list(root.dependencies) if main else []
     extras = {name for name, _ in root.optional_dependencies} if options.all_extras else set()
     extras |= {e for e in options.extras if root.extra(e)}
     for extra in sorted(extras):
@@ -150,10 +162,13 @@ def _root_edges(lock: Lock, root: LockedPackage, options: Options) -> list[Depen
 
 def _groups_for(options: Options, root: LockedPackage, lock: Lock) -> set[str]:
     available = {name for name, _ in root.dependency_groups} | {n for n, _ in lock.root_groups}
+    if options.only_groups is not None:
+        return set(options.only_groups) & available
     wanted = set(options.groups)
     if not options.no_default_groups:
-        wanted |= options.default_groups & available
-    return wanted & available
+        defaults = options.default_groups if lock.default_groups is None else lock.default_groups
+        wanted |= defaults & available
+    return (wanted - options.without_groups) & available
 
 
 def check_options(lock: Lock, options: Options) -> None:
@@ -167,15 +182,23 @@ def check_options(lock: Lock, options: Options) -> None:
             f"{lock.path}: the project has no extra '{extra}' "
             f"(it has: {', '.join(sorted(extras)) or 'none'})"
         )
-    for group in sorted(options.groups - groups):
+    asked = options.groups | options.without_groups | (options.only_groups or frozenset())
+    for group in sorted(asked - groups - {MAIN_GROUP}):
         raise InputError(
             f"{lock.path}: the project has no dependency group '{group}' "
             f"(it has: {', '.join(sorted(groups)) or 'none'})"
         )
 
 
-def select(lock: Lock, target: Target, options: Options) -> Selection:
-    """Walk the lock from its roots for ``target`` and choose each package's file."""
+@dataclass(frozen=True)
+class _Walk:
+    packages: dict[NormalizedName, LockedPackage]
+    edges: dict[int, list[LockedPackage]]
+    roots: list[LockedPackage]
+
+
+def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
+    """The packages reachable from the roots on ``target``, and the edges between them."""
     conflicts = conflict_markers(lock, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
@@ -227,15 +250,39 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
                 f"{package.name} ({other.version} and {package.version}); "
                 "conflicting extras or groups cannot be installed together"
             )
+    return _Walk(packages=by_name, edges=edges_of, roots=roots)
+
+
+def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:
+    """Every package ``target`` installs, before any file is chosen (sorted by name)."""
+    walk = _walk(lock, target, options)
+    return tuple(sorted(walk.packages.values(), key=lambda p: p.name))
+
+
+def select(lock: Lock, target: Target, options: Options) -> Selection:
+    """Walk the lock from its roots for ``target`` and choose each package's file.
+
+    Chosen wheels may still lack a URL or hash (poetry.lock); ``check_selection``
+    applies the https/sha256 policy once they are known.
+    """
+    walk = _walk(lock, target, options)
     selected = tuple(
         SelectedPackage(
             package=package,
             wheel=choose_wheel(lock, package, target),
-            dependencies=tuple(sorted({c.name for c in edges_of.get(id(package), [])})),
+            dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
         )
-        for package in sorted(by_name.values(), key=lambda p: p.name)
+        for package in sorted(walk.packages.values(), key=lambda p: p.name)
     )
-    return Selection(target=target, packages=selected, roots=tuple(sorted({r.name for r in roots})))
+    roots = tuple(sorted({r.name for r in walk.roots}))
+    return Selection(target=target, packages=selected, roots=roots)
+
+
+def check_selection(lock: Lock, selection: Selection) -> None:
+    """Apply :func:`check_artifact` to every chosen file (after URLs are resolved)."""
+    for selected in selection.packages:
+        if selected.wheel is not None:
+            check_artifact(lock, selected.name, selected.wheel.url, selected.wheel.sha256)
 
 
 def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
@@ -263,9 +310,7 @@ def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | 
             f"(lock has: {_describe_files(package)}); building sdists is not supported "
             "yet: choose the systems you need with --system or a version that ships wheels"
         )
-    wheel = best[1]
-    check_artifact(lock, package.name, wheel.url, wheel.sha256)
-    return wheel
+    return best[1]
 
 
 def _describe_files(package: LockedPackage, shown: int = 4) -> str:
@@ -281,10 +326,16 @@ def _describe_files(package: LockedPackage, shown: int = 4) -> str:
 
 def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:
     """Refuse files that cannot be pinned safely: no sha256 hash, or not fetched over HTTPS."""
+    if not url:
+        raise SelectionError(
+            f"{lock.path}: package {name}: no URL is known for its file; "
+            "the lock names no index for it"
+        )
     if not sha256:
         raise SelectionError(
             f"{lock.path}: package {name}: {url} has no sha256 hash in the lock; "
-            "re-lock against an index that publishes hashes (uv lock --refresh)"
+            "re-lock against an index that publishes hashes, or pass --trust-index-hashes "
+            "to take the index's sha256"
         )
     if not url.startswith("https://"):
         raise SelectionError(

@@ -8,7 +8,7 @@ import pytest
 
 from pyproject2nix.errors import InputError, SelectionError
 from pyproject2nix.model import Lock
-from pyproject2nix.select import Options, Selection, check_options, select
+from pyproject2nix.select import Options, Selection, check_options, check_selection, select
 from pyproject2nix.targets import SYSTEMS, Target
 from pyproject2nix.uvlock import read_uv_lock
 from tests.helpers import EXAMPLE, UV_FIXTURES
@@ -126,16 +126,18 @@ def _tiny_lock(tmp_path: Path, wheel: str) -> Lock:
 
 def test_missing_hash_is_refused(tmp_path: Path) -> None:
     lock = _tiny_lock(tmp_path, '{ url = "https://x/dep-1-py3-none-any.whl" }')
+    selection = _pick(lock, "x86_64-linux", (3, 11))
     with pytest.raises(SelectionError, match=r"dep: .* has no sha256 hash"):
-        _pick(lock, "x86_64-linux", (3, 11))
+        check_selection(lock, selection)
 
 
 def test_plain_http_is_refused(tmp_path: Path) -> None:
     lock = _tiny_lock(
         tmp_path, '{ url = "http://x/dep-1-py3-none-any.whl", hash = "sha256:' + "a" * 64 + '" }'
     )
+    selection = _pick(lock, "x86_64-linux", (3, 11))
     with pytest.raises(SelectionError, match="not an https:// URL"):
-        _pick(lock, "x86_64-linux", (3, 11))
+        check_selection(lock, selection)
 
 
 def test_conflicting_extras_pick_their_own_fork() -> None:
