@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import nixcli
-from ..errors import InputError, NixError, P2NError
+from ..errors import InputError, NixError, VerdictError
 from . import diff
 from .compare import (
     Explanation,
@@ -62,10 +62,8 @@ _PROGRESS_LINE = re.compile(r"^(building '|checking outputs of|error:|warning:)"
 _CHECK_DIFFERS = re.compile(r"output '([^']+)' differs from '([^']+)'")
 
 
-class NotReproducible(P2NError):
+class NotReproducible(VerdictError):
     """The verdict "something differs or failed to build" (exit code 1), raised after reporting."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
