@@ -1,0 +1,622 @@
+"""Reader for Poetry's ``poetry.lock`` (lock-version 1.1, 2.0, 2.1) into the model.
+
+poetry.lock differs from uv.lock in three ways that matter here:
+
+- files are named and hashed but have no URL: they come out as artifacts with
+  ``url = ""`` and the package's index as the source; the index is asked for
+  the URLs of the files selection chose (``pyproject2nix.index``);
+- dependencies are requirements (``name = ">=1.0"`` or tables with ``markers``,
+  ``extras``, ``optional``, ``python``), not pinned edges: each is pinned here
+  to the one locked package of that name that satisfies it;
+- the project itself is not in the lock: it is read from pyproject.toml
+  (``[tool.poetry]`` or PEP 621 ``[project]``) with its extras and groups.
+
+1.1 keeps hashes in ``[metadata.files]`` (keyed by name, all versions mixed)
+and has ``category``; 2.0 has per-package ``files``; 2.1 adds ``groups`` and
+per-package ``markers`` (a string, or a table keyed by group).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from .errors import InputError
+from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
+from .poetryconstraint import Constraint, ConstraintError, parse_constraint
+from .tomlfile import TomlTable, load_toml
+
+PYPI_SIMPLE = "https://pypi.org/simple"
+SUPPORTED_LOCK_VERSIONS = ("1.1", "2.0", "2.1")
+_ANY = Constraint((SpecifierSet(),))
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")
+_EXTRA_TEST = re.compile(r"""extra\s*(==|!=)\s*(["'])(.*?)\2""")
+_POETRY_REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*"
+    r"(?:\((?P<constraint>[^)]*)\))?\s*(?:;\s*(?P<marker>.+))?$"
+)
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    """One requirement as Poetry writes it, before it is pinned to a locked package."""
+
+    name: NormalizedName
+    constraint: Constraint
+    marker: str
+    extras: tuple[str, ...] = ()
+    optional: bool = False
+    local: bool = False
+    """A path/git/url requirement: matched by name, whatever the version."""
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A locked package whose dependencies are still requirements."""
+
+    package: LockedPackage
+    requirements: tuple[_Requirement, ...]
+    extras: tuple[tuple[str, tuple[_Requirement, ...]], ...]
+
+
+@dataclass
+class _Project:
+    """What pyproject.toml says about the root project, in Poetry's terms."""
+
+    name: NormalizedName
+    version: Version | None
+    virtual: bool
+    main: list[_Requirement] = field(default_factory=list)
+    extras: dict[str, list[_Requirement]] = field(default_factory=dict)
+    groups: dict[str, list[_Requirement]] = field(default_factory=dict)
+    optional_groups: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def read_poetry_lock(path: Path, pyproject: Path) -> Lock:
+    """Parse ``path`` (a poetry.lock) and the project's ``pyproject`` into a :class:`Lock`."""
+    top = TomlTable(path, "", load_toml(path))
+    metadata = top.opt_table("metadata")
+    if metadata is None:
+        raise top.error("metadata", "missing; is this a poetry.lock? Run `poetry lock`")
+    lock_version = metadata.opt_string("lock-version") or "1.0"
+    if lock_version not in (*SUPPORTED_LOCK_VERSIONS, "1.0"):
+        raise metadata.error(
+            "lock-version",
+            f"poetry.lock version {lock_version} is not supported (p2n reads "
+            f"{', '.join(SUPPORTED_LOCK_VERSIONS)}); re-lock with Poetry 1.1 to 2.x",
+        )
+    requires_python = _python_versions(metadata)
+    project = _read_project(pyproject)
+    metadata_files = metadata.opt_table("files")
+    raws = [_package(table, metadata_files, project) for table in top.tables("package")]
+    locked = [raw.package for raw in raws]
+    by_name: dict[NormalizedName, list[LockedPackage]] = {}
+    for package in locked:
+        by_name.setdefault(package.name, []).append(package)
+    if project.name in by_name:
+        raise InputError(
+            f"{path}: the project '{project.name}' of pyproject.toml is also a locked "
+            "package; rename one of them"
+        )
+
+    def pin_all(requirements: Iterable[_Requirement]) -> tuple[Dependency, ...]:
+        return tuple(_pin(requirement, by_name) for requirement in requirements)
+
+    packages = [
+        LockedPackage(
+            name=raw.package.name,
+            version=raw.package.version,
+            source=raw.package.source,
+            wheels=raw.package.wheels,
+            sdist=raw.package.sdist,
+            dependencies=pin_all(r for r in raw.requirements if not r.optional),
+            optional_dependencies=tuple((e, pin_all(reqs)) for e, reqs in raw.extras),
+            resolution_markers=raw.package.resolution_markers,
+        )
+        for raw in raws
+    ]
+    root = LockedPackage(
+        name=project.name,
+        version=project.version,
+        source=Source(SourceKind.VIRTUAL if project.virtual else SourceKind.EDITABLE, "."),
+        dependencies=pin_all(project.main),
+        optional_dependencies=tuple(
+            (extra, pin_all(reqs)) for extra, reqs in sorted(project.extras.items())
+        ),
+        dependency_groups=tuple(
+            (group, pin_all(reqs)) for group, reqs in sorted(project.groups.items())
+        ),
+    )
+    return Lock(
+        path=path,
+        requires_python=requires_python,
+        packages=(root, *packages),
+        root_names=(root.name,),
+        default_groups=frozenset(set(project.groups) - project.optional_groups),
+    )
+
+
+def _python_versions(metadata: TomlTable) -> SpecifierSet:
+    text = metadata.opt_string("python-versions")
+    if text is None:
+        return SpecifierSet()
+    return _constraint(metadata, "python-versions", text).as_specifier_set()
+
+
+def _constraint(table: TomlTable, key: str, text: str) -> Constraint:
+    try:
+        return parse_constraint(text)
+    except ConstraintError as exc:
+        raise table.error(key, str(exc)) from exc
+
+
+def _marker_text(table: TomlTable, key: str, text: str) -> str:
+    """Validate a PEP 508 marker; its text is kept (selection evaluates it per target)."""
+    try:
+        return str(Marker(text))
+    except InvalidMarker as exc:
+        reason = str(exc).splitlines()[0]
+        raise table.error(key, f"invalid environment marker {text!r}: {reason}") from exc
+
+
+def _version(table: TomlTable, key: str) -> Version:
+    text = table.string(key)
+    try:
+        return Version(text)
+    except InvalidVersion as exc:
+        raise table.error(key, f"invalid version {text!r}") from exc
+
+
+# -- packages ---------------------------------------------------------------
+
+
+def _package(table: TomlTable, metadata_files: TomlTable | None, project: _Project) -> _Raw:
+    name = canonicalize_name(table.string("name"))
+    version = _version(table, "version")
+    source = _source(table, project)
+    wheels, sdist = _files(table, metadata_files, name, version, source)
+    extras_table = table.opt_table("extras")
+    dependencies = table.opt_table("dependencies")
+    requirements = _requirements(dependencies) if dependencies is not None else []
+    extras = []
+    if extras_table is not None:
+        for extra in sorted(extras_table.names()):
+            wanted = [
+                _extra_requirement(extras_table, extra, text, requirements)
+                for text in extras_table.strings(extra)
+            ]
+            extras.append((canonicalize_name(extra), tuple(r for group in wanted for r in group)))
+    package = LockedPackage(
+        name=name,
+        version=version,
+        source=source,
+        wheels=wheels,
+        sdist=sdist,
+        resolution_markers=_package_markers(table),
+    )
+    return _Raw(package, tuple(requirements), tuple(extras))
+
+
+def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
+    """2.1's ``markers`` (string, or table by group): where the package is installed.
+
+    Kept as resolution markers, which selection consults only to tell apart
+    several locked versions of one name. ``extra`` tests are dropped (true).
+    """
+    if "markers" not in table.data:
+        return ()
+    value = table.data["markers"]
+    if isinstance(value, str):
+        texts = [value]
+    elif isinstance(value, dict):
+        group_markers = table.opt_table("markers")
+        assert group_markers is not None
+        texts = [group_markers.string(group) for group in sorted(group_markers.names())]
+    else:
+        raise table.error("markers", "expected a string or a table of strings by group")
+    markers = []
+    for text in texts:
+        neutral = _EXTRA_TEST.sub('extra == ""', text)
+        markers.append(Marker(_marker_text(table, "markers", neutral)))
+    return tuple(markers)
+
+
+def _source(table: TomlTable, project: _Project) -> Source:
+    source = table.opt_table("source")
+    if source is None:
+        return Source(SourceKind.REGISTRY, PYPI_SIMPLE)
+    kind = source.string("type")
+    url = source.opt_string("url")
+    reference = source.opt_string("reference")
+    if kind == "legacy":
+        index = url or project.sources.get(reference or "")
+        if not index:
+            raise source.error(
+                "url",
+                f"no URL for the package index '{reference}'; add it to "
+                "[[tool.poetry.source]] in pyproject.toml and run `poetry lock`",
+            )
+        return Source(SourceKind.REGISTRY, index.rstrip("/"))
+    if url is None:
+        raise source.error("url", "missing")
+    if kind == "url":
+        return Source(SourceKind.URL, url)
+    if kind == "git":
+        location = url
+        query = []
+        subdirectory = source.opt_string("subdirectory")
+        if subdirectory:
+            query.append(f"subdirectory={subdirectory}")
+        if reference:
+            query.append(f"rev={reference}")
+        if query:
+            location += "?" + "&".join(query)
+        resolved = source.opt_string("resolved_reference")
+        return Source(SourceKind.GIT, f"{location}#{resolved}" if resolved else location)
+    if kind == "file":
+        return Source(SourceKind.PATH, url)
+    if kind == "directory":
+        develop = table.data.get("develop") is True
+        return Source(SourceKind.EDITABLE if develop else SourceKind.DIRECTORY, url)
+    raise source.error(
+        "type", f"unknown source type {kind!r}; expected legacy, url, git, file or directory"
+    )
+
+
+def _files(
+    table: TomlTable,
+    metadata_files: TomlTable | None,
+    name: NormalizedName,
+    version: Version,
+    source: Source,
+) -> tuple[tuple[Wheel, ...], Artifact | None]:
+    """A package's wheels and sdist (2.x: ``files``; 1.1: ``[metadata.files]``)."""
+    if "files" in table.data:
+        entries = table.tables("files")
+    elif metadata_files is not None:
+        entries = _metadata_entries(metadata_files, name, version)
+    else:
+        entries = []
+    wheels: list[Wheel] = []
+    sdist: Artifact | None = None
+    for entry in entries:
+        filename = entry.string("file")
+        sha256 = _hash(entry)
+        url = source.location if source.kind in (SourceKind.URL, SourceKind.PATH) else ""
+        if filename.endswith(".whl"):
+            try:
+                _, _, _, tags = parse_wheel_filename(filename)
+            except InvalidWheelFilename as exc:
+                raise entry.error("file", f"not a valid wheel file name {filename!r}") from exc
+            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=tags))
+        elif filename.endswith(_SDIST_SUFFIXES) and sdist is None:
+            sdist = Artifact(url=url, sha256=sha256, filename=filename)
+    return tuple(wheels), sdist
+
+
+def _metadata_entries(
+    metadata_files: TomlTable, name: NormalizedName, version: Version
+) -> list[TomlTable]:
+    """1.1's ``[metadata.files]``: entries under the package's name, for this version only."""
+    for key in metadata_files.names():
+        if canonicalize_name(key) == name:
+            return [e for e in metadata_files.tables(key) if _file_version(e) in (version, None)]
+    return []
+
+
+def _file_version(entry: TomlTable) -> Version | None:
+    """The version in a file name (None: unparsable, so kept for every version)."""
+    filename = entry.data.get("file")
+    if not isinstance(filename, str):
+        return None
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+def _hash(entry: TomlTable) -> str:
+    """The sha256 of a file entry, or "" for md5-only / missing hashes."""
+    text = entry.opt_string("hash")
+    if not text:
+        return ""
+    algorithm, sep, digest = text.partition(":")
+    if not sep or not digest:
+        raise entry.error("hash", f"expected 'sha256:<hex>', got {text!r}")
+    if algorithm != "sha256":
+        return ""
+    digest = digest.lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise entry.error("hash", f"not a sha256 hex digest: {digest!r}")
+    return digest
+
+
+# -- requirements ------------------------------------------------------------
+
+
+def _requirements(table: TomlTable) -> list[_Requirement]:
+    """``name = spec`` entries of a dependencies table (``python`` is not a package)."""
+    result: list[_Requirement] = []
+    for key in table.names():
+        if key == "python":
+            continue
+        result.extend(_requirement_specs(table, key))
+    return result
+
+
+def _requirement_specs(table: TomlTable, key: str) -> list[_Requirement]:
+    """A constraint string, a table, or a list of tables (one per marker branch)."""
+    name = canonicalize_name(key)
+    value = table.data[key]
+    if isinstance(value, str):
+        return [_Requirement(name, _constraint(table, key, value), "")]
+    if isinstance(value, dict):
+        spec = table.opt_table(key)
+        assert spec is not None
+        return [_requirement_table(name, spec)]
+    if isinstance(value, list):
+        return [_requirement_table(name, spec) for spec in table.tables(key)]
+    raise table.error(key, "expected a version constraint, a table or an array of tables")
+
+
+def _requirement_table(name: NormalizedName, spec: TomlTable) -> _Requirement:
+    version = spec.opt_string("version")
+    constraint = _constraint(spec, "version", version) if version else _ANY
+    markers = []
+    text = spec.opt_string("markers")
+    if text:
+        markers.append(_marker_text(spec, "markers", text))
+    python = spec.opt_string("python")
+    if python:
+        python_marker = _constraint(spec, "python", python).as_python_marker()
+        if python_marker:
+            markers.append(python_marker)
+    platform = spec.opt_string("platform")
+    if platform:
+        markers.append(f'sys_platform == "{platform}"')
+    optional = spec.data.get("optional") is True
+    local = any(key in spec.data for key in ("path", "git", "url", "file"))
+    return _Requirement(
+        name=name,
+        constraint=constraint,
+        marker=_and(markers),
+        extras=tuple(sorted(canonicalize_name(e) for e in spec.strings("extras"))),
+        optional=optional,
+        local=local,
+    )
+
+
+def _and(markers: list[str]) -> str:
+    if len(markers) <= 1:
+        return markers[0] if markers else ""
+    return " and ".join(f"({m})" for m in markers)
+
+
+def _extra_requirement(
+    table: TomlTable, extra: str, text: str, dependencies: list[_Requirement]
+) -> list[_Requirement]:
+    """An entry of ``[package.extras]``, resolved to the package's optional dependency."""
+    parsed = _parse_requirement_string(table, extra, text)
+    declared = [d for d in dependencies if d.name == parsed.name]
+    if not declared:
+        return [parsed]
+    return [
+        _Requirement(
+            name=d.name,
+            constraint=d.constraint,
+            marker=_marker_for_extra(d.marker, extra),
+            extras=tuple(sorted({*d.extras, *parsed.extras})),
+            optional=True,
+            local=d.local,
+        )
+        for d in declared
+    ]
+
+
+def _marker_for_extra(marker: str, extra: str) -> str:
+    """Decide ``extra == …`` tests: filed under ``extra``, the dependency's own test holds."""
+    if "extra" not in marker:
+        return marker
+    wanted = canonicalize_name(extra)
+
+    def constant(match: re.Match[str]) -> str:
+        holds = (canonicalize_name(match.group(3)) == wanted) == (match.group(1) == "==")
+        return 'extra == ""' if holds else 'extra != ""'
+
+    return _EXTRA_TEST.sub(constant, marker)
+
+
+def _parse_requirement_string(table: TomlTable, key: str, text: str) -> _Requirement:
+    """``name[extras] (constraint) ; marker`` (Poetry) or a PEP 508 string."""
+    match = _POETRY_REQUIREMENT.match(text)
+    if match is not None:
+        constraint_text = match.group("constraint")
+        marker = match.group("marker")
+        extras = match.group("extras")
+        return _Requirement(
+            name=canonicalize_name(match.group("name")),
+            constraint=_constraint(table, key, constraint_text) if constraint_text else _ANY,
+            marker=_marker_text(table, key, marker) if marker else "",
+            extras=tuple(
+                sorted(canonicalize_name(e.strip()) for e in (extras or "").split(",") if e.strip())
+            ),
+        )
+    return _pep508(table, key, text)
+
+
+def _pep508(table: TomlTable, key: str, text: str) -> _Requirement:
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise table.error(key, f"invalid requirement {text!r}: {exc}") from exc
+    return _Requirement(
+        name=canonicalize_name(requirement.name),
+        constraint=Constraint((requirement.specifier,)),
+        marker=str(requirement.marker) if requirement.marker else "",
+        extras=tuple(sorted(canonicalize_name(e) for e in requirement.extras)),
+        local=requirement.url is not None,
+    )
+
+
+def _pin(
+    requirement: _Requirement, by_name: Mapping[NormalizedName, list[LockedPackage]]
+) -> Dependency:
+    """The edge to the one locked package that satisfies ``requirement``.
+
+    Real locks hold several versions of one name (split by markers); the
+    requirement's version constraint picks among them. What stays ambiguous
+    is left to selection (2.1's per-package markers tell the versions apart).
+    """
+    candidates = by_name.get(requirement.name, [])
+    if requirement.local and len(candidates) > 1:
+        candidates = [c for c in candidates if c.source.kind is not SourceKind.REGISTRY]
+    elif len(candidates) > 1:
+        candidates = [
+            c
+            for c in candidates
+            if c.version is not None and requirement.constraint.allows(c.version)
+        ]
+    version: Version | None = None
+    source: str | None = None
+    if len(candidates) == 1:
+        version = candidates[0].version
+        if len([c for c in by_name[requirement.name] if c.version == version]) > 1:
+            source = candidates[0].source.location
+    return Dependency(
+        name=requirement.name,
+        marker=Marker(requirement.marker) if requirement.marker else None,
+        extras=requirement.extras,
+        version=version,
+        source=source,
+    )
+
+
+# -- the project (pyproject.toml) ---------------------------------------------
+
+
+def _read_project(path: Path) -> _Project:
+    if not path.is_file():
+        raise InputError(f"{path}: not found; poetry.lock needs the pyproject.toml beside it")
+    top = TomlTable(path, "", load_toml(path))
+    tool = top.opt_table("tool")
+    poetry = tool.opt_table("poetry") if tool is not None else None
+    pep621 = top.opt_table("project")
+    name_text = (pep621.opt_string("name") if pep621 else None) or (
+        poetry.opt_string("name") if poetry else None
+    )
+    version_text = (pep621.opt_string("version") if pep621 else None) or (
+        poetry.opt_string("version") if poetry else None
+    )
+    try:
+        version = Version(version_text) if version_text else None
+    except InvalidVersion as exc:
+        raise InputError(f"{path}: version: invalid version {version_text!r}") from exc
+    package_mode = poetry.data.get("package-mode", True) if poetry else True
+    project = _Project(
+        name=canonicalize_name(name_text or path.parent.resolve().name),
+        version=version,
+        virtual=package_mode is False,
+    )
+    if poetry is not None:
+        for table in poetry.tables("source"):
+            project.sources[table.string("name")] = table.opt_string("url") or ""
+    if pep621 is not None and ("dependencies" in pep621.data or poetry is None):
+        project.main = [_pep508(pep621, "dependencies", t) for t in pep621.strings("dependencies")]
+        optional = pep621.opt_table("optional-dependencies")
+        if optional is not None:
+            for extra in optional.names():
+                project.extras[canonicalize_name(extra)] = [
+                    _pep508(optional, extra, text) for text in optional.strings(extra)
+                ]
+    elif poetry is not None:
+        _classic_dependencies(poetry, project)
+    if poetry is not None:
+        _poetry_groups(poetry, project)
+    _pep735_groups(top, project)
+    return project
+
+
+def _classic_dependencies(poetry: TomlTable, project: _Project) -> None:
+    """``[tool.poetry.dependencies]``; optional ones only through ``[tool.poetry.extras]``."""
+    dependencies = poetry.opt_table("dependencies")
+    requirements = _requirements(dependencies) if dependencies is not None else []
+    project.main = [r for r in requirements if not r.optional]
+    extras = poetry.opt_table("extras")
+    if extras is None:
+        return
+    for extra in extras.names():
+        chosen: list[_Requirement] = []
+        for text in extras.strings(extra):
+            wanted = _parse_requirement_string(extras, extra, text)
+            declared = [r for r in requirements if r.name == wanted.name]
+            if not declared:
+                raise extras.error(
+                    extra,
+                    f"names {wanted.name}, which [tool.poetry.dependencies] does not declare",
+                )
+            chosen.extend(declared)
+        project.extras[canonicalize_name(extra)] = chosen
+
+
+def _poetry_groups(poetry: TomlTable, project: _Project) -> None:
+    """``[tool.poetry.group.<name>]`` and the old ``[tool.poetry.dev-dependencies]`` (dev)."""
+    dev = poetry.opt_table("dev-dependencies")
+    if dev is not None:
+        project.groups.setdefault("dev", []).extend(_requirements(dev))
+    groups = poetry.opt_table("group")
+    if groups is None:
+        return
+    for group in groups.names():
+        table = groups.opt_table(group)
+        assert table is not None
+        dependencies = table.opt_table("dependencies")
+        project.groups.setdefault(group, []).extend(
+            _requirements(dependencies) if dependencies is not None else []
+        )
+        if table.data.get("optional") is True:
+            project.optional_groups.add(group)
+
+
+def _pep735_groups(top: TomlTable, project: _Project) -> None:
+    """PEP 735 ``[dependency-groups]`` (Poetry >= 2.2 reads them too)."""
+    groups = top.opt_table("dependency-groups")
+    if groups is None:
+        return
+    raw: dict[str, list[Any]] = {name: groups.data[name] for name in groups.names()}
+
+    def expand(group: str, seen: tuple[str, ...]) -> list[_Requirement]:
+        if group in seen:
+            raise groups.error(group, f"include-group cycle: {' -> '.join((*seen, group))}")
+        result: list[_Requirement] = []
+        for index, item in enumerate(raw.get(group, [])):
+            if isinstance(item, str):
+                result.append(_pep508(groups, f"{group}[{index}]", item))
+            elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
+                result.extend(expand(item["include-group"], (*seen, group)))
+            else:
+                raise groups.error(
+                    f"{group}[{index}]", "expected a requirement or {include-group = ...}"
+                )
+        return result
+
+    for group in raw:
+        project.groups.setdefault(group, []).extend(expand(group, ()))
