@@ -40,12 +40,12 @@ def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
     files are replaced by ``rename``. A killed run leaves the old ``p2n/`` or
     the new one, never a mix; its staging directory is removed by the next run.
     """
+    for leftover in directory.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     changed = [rel for rel, content in files.items() if _read(directory / rel) != content]
     wanted = {rel for rel in files if rel.startswith(OUTPUT_DIR + "/")}
     if not changed and _listing(directory / OUTPUT_DIR) == wanted:
         return []
-    for leftover in directory.glob(STAGING_PREFIX + "*"):
-        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
     try:
         for rel, content in files.items():
