@@ -13,10 +13,12 @@ from pathlib import Path, PurePosixPath
 
 from .errors import InputError
 from .model import Lock, SourceKind
+from .overrides import OVERRIDES_FILE, read_overrides
 from .project import LocalProject, read_project
 from .render import LocalMember, RenderInput, render_files
 from .select import Options, Selection, check_options, check_selection, select, supports
 from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
+from .tomlfile import load_toml
 from .uvlock import read_uv_lock
 
 
@@ -178,10 +180,14 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             for script, _ in members[name].project.scripts
         }
     )
-    digests = {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in (lock_path, request.project_dir / "pyproject.toml")
-    }
+    overrides = read_overrides(
+        request.project_dir, load_toml(request.project_dir / "pyproject.toml")
+    )
+    overrides.check_names({p.name for p in lock.packages}, lock_path.name)
+    inputs = [lock_path, request.project_dir / "pyproject.toml"]
+    if (request.project_dir / OVERRIDES_FILE).is_file():
+        inputs.append(request.project_dir / OVERRIDES_FILE)
+    digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs}
     label = project.name or request.project_dir.resolve().name
     files = render_files(
         RenderInput(
@@ -193,6 +199,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             input_digests=digests,
             settings=request.settings(),
             root_scripts=tuple(root_scripts),
+            overrides=overrides,
         )
     )
     counts = {

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from . import __version__
 from .nixexpr import NixValue, render, string
+from .overrides import Overrides
 from .project import LocalProject
 from .select import SelectedPackage, Selection
 
@@ -48,6 +49,7 @@ class RenderInput:
     root_scripts: tuple[str, ...]
     settings: Mapping[str, object]
     """The generate options, recorded for ``p2n check``."""
+    overrides: Overrides = field(default_factory=Overrides)
 
 
 def header(what: str, lock_file: str) -> str:
@@ -58,7 +60,13 @@ def header(what: str, lock_file: str) -> str:
     )
 
 
-def _entry(selected: SelectedPackage, members: Mapping[str, LocalMember]) -> dict[str, NixValue]:
+def _entry(
+    selected: SelectedPackage,
+    members: Mapping[str, LocalMember],
+    overrides: Overrides,
+    elf: bool,
+) -> dict[str, NixValue]:
+    """One package's data; ``elf``: the target's native code is ELF (Linux)."""
     package = selected.package
     version = str(package.version) if package.version is not None else "0"
     entry: dict[str, NixValue] = {"version": version}
@@ -68,6 +76,9 @@ def _entry(selected: SelectedPackage, members: Mapping[str, LocalMember]) -> dic
             "url": selected.wheel.url,
             "sha256": selected.wheel.sha256,
         }
+        if elf and any(tag.platform != "any" for tag in selected.wheel.tags):
+            # Native code: its ELF files get a RUNPATH to these nixpkgs packages.
+            entry["libraries"] = list(overrides.libraries_for(package.name))
     else:
         member = members[package.name]
         entry["local"] = {
@@ -84,7 +95,9 @@ def lock_data(data: RenderInput) -> str:
     systems: dict[str, NixValue] = {}
     for selection in sorted(data.selections, key=lambda s: s.target.system.nix_system):
         systems[selection.target.system.nix_system] = {
-            p.name: _entry(p, data.members)
+            p.name: _entry(
+                p, data.members, data.overrides, selection.target.system.sys_platform == "linux"
+            )
             for p in selection.packages
             if p.wheel is not None or p.name in data.members
         }

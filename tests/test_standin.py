@@ -190,7 +190,19 @@ def test_standin_offers_only_the_contract(standin: Path) -> None:
             "builtins.mapAttrs (system: pkgs: builtins.attrNames pkgs)",
         ]
     )
-    assert json.loads(names.stdout) == {SYSTEM: sorted(["mkShell", PYTHON_ATTR])}
+    assert json.loads(names.stdout) == {
+        SYSTEM: sorted(["mkShell", PYTHON_ATTR, "patchelf", "stdenv", "zlib"])
+    }
+    stdenv = nix(
+        [
+            "eval",
+            "--json",
+            f"path:{standin}#legacyPackages.{SYSTEM}.stdenv",
+            "--apply",
+            "s: [ (builtins.attrNames s) (builtins.attrNames s.cc) (builtins.attrNames s.cc.cc) ]",
+        ]
+    )
+    assert json.loads(stdenv.stdout) == [["cc"], ["cc"], ["lib"]]
     python_names = nix(
         [
             "eval",
@@ -327,3 +339,22 @@ def test_mkshell_with_nix_develop(
     # The shell derivation builds too, as nixpkgs' does.
     built = build([f"path:{consumer}#devShells.{SYSTEM}.default"], standin_override, "--no-link")
     assert list(built) == ["nix-shell"]
+
+
+def test_native_runtime_packages(standin: Path) -> None:
+    """``patchelf``, ``zlib`` and ``stdenv.cc.cc.lib`` build and hold what nixpkgs' do."""
+    attrs = ["patchelf", "zlib", "stdenv.cc.cc.lib"]
+    installables = [f"path:{standin}#legacyPackages.{SYSTEM}.{a}" for a in attrs]
+    result = nix(["build", "--json", "--no-link", *installables])
+    built = {
+        Path(e["outputs"]["out"]).name.split("-", 1)[1]: Path(e["outputs"]["out"])
+        for e in json.loads(result.stdout)
+    }
+    patchelf, zlib = built["patchelf-standin"], built["zlib-standin"]
+    gcc_lib = built["gcc-standin-lib"]
+    version = subprocess.run(
+        [str(patchelf / "bin" / "patchelf"), "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("patchelf"), version.stderr
+    assert (zlib / "lib" / "libz.so.1").is_file()
+    assert {p.name for p in (gcc_lib / "lib").iterdir()} == {"libstdc++.so.6", "libgcc_s.so.1"}

@@ -64,6 +64,12 @@ _GLIBC_SONAMES = frozenset(
         "libresolv.so.2",
     }
 )
+# Packages the stand-in offers for native code, each a copy of host libraries that
+# ldd finds for the interpreter or patchelf (see docs/nixpkgs-contract.md).
+_RUNTIME_PACKAGES = {
+    "gcc-lib": ("libstdc++.so.6", "libgcc_s.so.1"),
+    "zlib": ("libz.so.1",),
+}
 _LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
 
 
@@ -210,8 +216,28 @@ def make_standin(dest: Path) -> Path:
             del libraries[soname]
             shutil.copyfile(path, python_dir / "lib" / soname)
             python_elves.append(python_dir / "lib" / soname)
+    # nixpkgs' loader finds glibc's own libraries in its system search path (glibc's
+    # lib/), so an extension linking libpthread.so.0 loads anywhere. The copied host
+    # loader searches the host's /lib instead, absent in the sandbox: the binary links
+    # glibc's remaining libraries itself, so they are loaded before any extension.
+    glibc_dir = libraries["libc.so.6"].parent
+    preloaded = sorted(
+        soname
+        for soname in _GLIBC_SONAMES
+        if soname not in libraries and (glibc_dir / soname).is_file()
+    )
+    for soname in preloaded:
+        libraries[soname] = glibc_dir / soname
     for soname, path in libraries.items():
         shutil.copyfile(path, libs_dir / soname)
+    # Runtime libraries for wheels' native code, as nixpkgs packages them.
+    for package, sonames in _RUNTIME_PACKAGES.items():
+        package_dir = dest / "pkgs" / package / "lib"
+        package_dir.mkdir(parents=True)
+        for soname in sonames:
+            if soname not in libraries:
+                raise StandinError(f"the host has no {soname} (needed for the stand-in's {package})")
+            shutil.copyfile(libraries[soname], package_dir / soname)
     loader = Path(
         subprocess.run(
             [str(patchelf), "--print-interpreter", str(host.binary)],
@@ -224,15 +250,19 @@ def make_standin(dest: Path) -> Path:
 
     for path in dest.rglob("*"):
         if path.is_file() and not path.is_symlink():
-            path.chmod(0o755 if path.parent.name in ("bin", "libs", "lib-dynload") else 0o644)
+            executable = path.parent.name in ("bin", "libs", "lib-dynload") or ".so" in path.name
+            path.chmod(0o755 if executable else 0o644)
     for path in python_dir.glob("lib/libpython*"):
         path.chmod(0o755)
     _patchelf(patchelf, "--remove-rpath", *python_elves)
+    for soname in preloaded:
+        _patchelf(patchelf, "--add-needed", soname, binary)
     _patchelf(
         patchelf,
         "--set-rpath",
         "$ORIGIN",
         *sorted(p for p in libs_dir.iterdir() if p.name not in _GLIBC_SONAMES | {loader.name}),
+        *sorted((dest / "pkgs").glob("*/lib/*")),
     )
     (dest / "build-python.py").write_text(_BUILD_PYTHON)
     (dest / "flake.nix").write_text(
@@ -360,6 +390,37 @@ _FLAKE_NIX = """\
         interpreter = "${pythonDrv}/bin/python@short@";
       };
 
+      # A package that is a copy of a directory of the stand-in's source (lib/...).
+      copyOf = name: dir: expose (derivation {
+        inherit name system;
+        builder = python.interpreter;
+        args = [ "-c" "import os, shutil; shutil.copytree(os.environ['tree'], os.environ['out'])" ];
+        tree = "${src}/pkgs/${dir}";
+      }) { };
+
+      # nixpkgs' stdenv.cc.cc.lib: libstdc++ and libgcc_s of the compiler, in lib/.
+      gccLib = copyOf "gcc-standin-lib" "gcc-lib";
+      zlib = copyOf "zlib-standin" "zlib";
+
+      # patchelf: bin/patchelf, the host's binary run by the copied loader.
+      patchelf = expose (derivation {
+        name = "patchelf-standin";
+        inherit system;
+        builder = python.interpreter;
+        args = [ "-c" ''
+          import os
+          os.makedirs(os.environ["out"] + "/bin")
+          path = os.environ["out"] + "/bin/patchelf"
+          with open(path, "w") as script:
+              script.write(os.environ["script"])
+          os.chmod(path, 0o555)
+        '' ];
+        script = ''
+          #!${src}/bin/bash
+          exec ${loader} --library-path ${src}/libs ${src}/bin/patchelf "$@"
+        '';
+      }) { };
+
       # Attributes nixpkgs' mkShell/mkDerivation give a meaning the stand-in does not
       # have: refuse them instead of passing them on as plain environment variables.
       unsupported = [
@@ -388,7 +449,8 @@ _FLAKE_NIX = """\
     {
       legacyPackages.${system} = {
         @attr@ = python;
-        inherit mkShell;
+        inherit mkShell patchelf zlib;
+        stdenv = { cc = { cc = { lib = gccLib; }; }; };
       };
     };
 }
