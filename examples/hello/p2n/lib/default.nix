@@ -6,6 +6,9 @@
   `interpreter`, `pythonVersion`, `sitePackages`; `pkgs.mkShell`. Nothing else;
   no `<nixpkgs>` lookups, no import-from-derivation.
 
+  Entries with `libraries` (wheels with native code) also use `pkgs.patchelf`
+  and the nixpkgs packages named there (native.nix).
+
   `mkOutputs { pkgs, system, lock, root }` turns the generated data
   (`lock`, see p2n/lock.nix) for one system into
   `{ environment, devShell, apps }`; `root` is the project's directory.
@@ -15,6 +18,7 @@ let
   inherit (import ./install-wheel.nix) installWheel;
   inherit (import ./project.nix) localSource installProject;
   inherit (import ./env.nix) mkEnvironment;
+  inherit (import ./native.nix) nativeAttrs;
   inherit (import ./shell.nix) mkDevShell;
   installerPin = import ./installer.nix;
 
@@ -23,12 +27,24 @@ let
   */
   packageFor =
     {
+      pkgs,
       python,
       system,
       installerWheel,
       root,
     }:
     pname: entry:
+    let
+      native =
+        if entry ? libraries then
+          nativeAttrs {
+            inherit pkgs;
+            inherit (entry) libraries;
+            what = "the runtime libraries of ${pname}";
+          }
+        else
+          { };
+    in
     if entry ? wheel then
       installWheel {
         inherit
@@ -40,6 +56,7 @@ let
         inherit (entry) version;
         wheel = fetchFile entry.wheel;
         wheelName = entry.wheel.name;
+        extraAttrs = native;
       }
     else
       installProject {
@@ -81,6 +98,7 @@ in
       entries = lock.systems.${system};
       packages = builtins.mapAttrs (packageFor {
         inherit
+          pkgs
           python
           system
           installerWheel

@@ -6,8 +6,11 @@ the derivation's environment: ``wheel`` (the fetched file), ``wheelName``
 ``installerWheel``, ``interpreter`` (for script shebangs), ``sitePackages``.
 ``SOURCE_DATE_EPOCH`` is set by the derivation, so byte-compilation writes
 hash-based .pyc files and the output does not depend on the build time.
+Packages with native code also get ``patchElfScript`` (patch_elf.py) and its
+inputs (see native.nix): their ELF files are given a RUNPATH after install.
 """
 
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -42,3 +45,10 @@ destination = SchemeDictionaryDestination(
 with WheelFile.open(linked) as source:
     install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
 print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
+
+if os.environ.get("patchElfScript"):
+    spec = importlib.util.spec_from_file_location("patch_elf", os.environ["patchElfScript"])
+    assert spec is not None and spec.loader is not None
+    patch_elf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(patch_elf)
+    patch_elf.patch_from_environment(out)
