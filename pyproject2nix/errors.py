@@ -25,6 +25,10 @@ class OutputError(P2NError):
     """The generated files cannot be written (e.g. would overwrite a foreign flake.nix)."""
 
 
+class IndexQueryError(P2NError):
+    """A package index could not say where a file lives (unreachable, 404, auth, offline)."""
+
+
 class NixError(P2NError):
     """Running Nix failed in a way that is not a verdict (missing binary, bad flake reference)."""
 
