@@ -255,5 +255,7 @@ def _requirements(table: TomlTable, key: str) -> tuple[str, ...]:
         try:
             Requirement(value)
         except InvalidRequirement as exc:
-            raise table.error(f"{key}[{index}]", f"invalid requirement {value!r}: {exc}") from exc
+            reason = str(exc).splitlines()[0]
+            problem = f"invalid requirement {value!r}: {reason}"
+            raise table.error(f"{key}[{index}]", problem) from exc
     return tuple(values)
