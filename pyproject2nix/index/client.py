@@ -1,0 +1,226 @@
+"""Fetching simple-API project pages: concurrent, retried, cached on disk.
+
+A page is cached per (index, project) under the XDG cache directory. A cached
+page is used when it already lists what the caller needs (the chosen files),
+so regenerating makes no request at all, and ``--offline`` works from the
+cache; a page that lacks a needed file (a newer release) is fetched again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import Request, urlopen
+
+from .. import __version__
+from ..errors import IndexQueryError
+from .simple import ACCEPT, IndexFile, PageError, page_url, parse_page
+
+CACHE_FORMAT = 1
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+Files = Mapping[str, IndexFile]
+"""A project page: its files by file name."""
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/p2n``, else ``~/.cache/p2n``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "p2n"
+
+
+def display_url(url: str) -> str:
+    """A URL without user:password, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One project page to get, and what it must list for a cached copy to do."""
+
+    index_url: str
+    project: str
+    satisfied: Callable[[Files], bool]
+    what: str
+    """What is needed, for the --offline error (e.g. the file names)."""
+
+
+class IndexClient:
+    """Gets project pages from indexes; counts requests so callers can report them."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        offline: bool = False,
+        max_workers: int = 8,
+        retries: int = 3,
+        timeout: float = 30.0,
+        backoff: float = 0.5,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.offline = offline
+        self.max_workers = max_workers
+        self.retries = retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self.progress = progress
+        self.requests = 0
+        self.from_cache = 0
+        self._lock = threading.Lock()
+
+    def pages(self, wanted: Sequence[PageRequest]) -> dict[tuple[str, str], Files]:
+        """Every requested page, by ``(index_url, project)``; the first error stops all."""
+        result: dict[tuple[str, str], Files] = {}
+        if not wanted:
+            return result
+        done = 0
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            futures: dict[Future[Files], PageRequest] = {
+                pool.submit(self.page, request): request for request in wanted
+            }
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    error = future.exception()
+                    if error is not None:
+                        for other in pending:
+                            other.cancel()
+                        raise error
+                    request = futures[future]
+                    result[(request.index_url, request.project)] = future.result()
+                    done += 1
+                    if self.progress is not None:
+                        self.progress(done, len(wanted))
+        return result
+
+    def page(self, request: PageRequest) -> Files:
+        """One project page: from the cache if it has what is needed, else from the index."""
+        cached = self._read_cache(request.index_url, request.project)
+        if cached is not None and request.satisfied(cached):
+            with self._lock:
+                self.from_cache += 1
+            return cached
+        if self.offline:
+            raise IndexQueryError(
+                f"--offline: the cache ({self.cache_dir}) has no page of '{request.project}' "
+                f"from {display_url(request.index_url)} listing {request.what}; "
+                "run once without --offline to fill it"
+            )
+        files = self._fetch(request.index_url, request.project)
+        self._write_cache(request.index_url, request.project, files)
+        return files
+
+    # -- network ---------------------------------------------------------------
+
+    def _fetch(self, index_url: str, project: str) -> Files:
+        url = page_url(index_url, project)
+        shown_index = display_url(index_url)
+        request = _request(url)
+        for attempt in range(self.retries + 1):
+            with self._lock:
+                self.requests += 1
+            try:
+                with urlopen(request, timeout=self.timeout) as response:
+                    body = response.read()
+                    content_type = response.headers.get("Content-Type", "")
+                    final_url = display_url(response.geturl())
+                files = parse_page(body, content_type, final_url)
+                return {f.filename: f for f in files}
+            except HTTPError as exc:
+                if exc.code in (404, 410):
+                    raise IndexQueryError(
+                        f"index {shown_index} has no project '{project}' (HTTP {exc.code}); "
+                        "check the package's index (source) in the lock and pyproject.toml"
+                    ) from exc
+                if exc.code in (401, 403):
+                    raise IndexQueryError(
+                        f"index {shown_index} refused the page of '{project}' (HTTP {exc.code}): "
+                        "it needs credentials; put them in the index URL "
+                        "(https://user:token@host/...) or use an index that allows reading"
+                    ) from exc
+                if exc.code not in RETRY_STATUS or attempt == self.retries:
+                    raise IndexQueryError(
+                        f"index {shown_index} answered HTTP {exc.code} for '{project}'"
+                        f"{' after ' + str(attempt + 1) + ' tries' if attempt else ''}; "
+                        "try again later"
+                    ) from exc
+            except (URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+                if attempt == self.retries:
+                    reason = getattr(exc, "reason", None) or exc
+                    raise IndexQueryError(
+                        f"cannot reach index {shown_index} for '{project}' ({reason}) after "
+                        f"{attempt + 1} tries; check the network, or pass --offline to use "
+                        "the cache"
+                    ) from exc
+            except PageError as exc:
+                raise IndexQueryError(
+                    f"index {shown_index}: the page of '{project}' is not a simple-API page "
+                    f"({exc}); is the index URL right?"
+                ) from exc
+            time.sleep(self.backoff * (2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- cache -----------------------------------------------------------------
+
+    def _cache_path(self, index_url: str, project: str) -> Path:
+        key = hashlib.sha256(display_url(index_url).rstrip("/").encode()).hexdigest()[:24]
+        return self.cache_dir / "simple" / key / f"{project}.json"
+
+    def _read_cache(self, index_url: str, project: str) -> Files | None:
+        path = self._cache_path(index_url, project)
+        try:
+            document = json.loads(path.read_text())
+            if document.get("format") != CACHE_FORMAT:
+                return None
+            files = [IndexFile(*entry) for entry in document["files"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or damaged: fetch again
+        return {f.filename: f for f in files}
+
+    def _write_cache(self, index_url: str, project: str, files: Files) -> None:
+        path = self._cache_path(index_url, project)
+        document = {
+            "format": CACHE_FORMAT,
+            "index": display_url(index_url),
+            "project": project,
+            "files": [[f.filename, f.url, f.sha256] for f in files.values()],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(handle, "w") as out:
+                json.dump(document, out)
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache that cannot be written only makes the next run slower
+
+
+def _request(url: str) -> Request:
+    """A GET preferring PEP 691 JSON; credentials in the URL become a Basic header."""
+    parts = urlsplit(url)
+    headers = {"Accept": ACCEPT, "User-Agent": f"p2n/{__version__}"}
+    if parts.username is not None or parts.password is not None:
+        pair = f"{parts.username or ''}:{parts.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        url = display_url(url)
+    return Request(url, headers=headers)

@@ -1,0 +1,217 @@
+"""Filling in what a lock leaves out, from the packages' indexes, for chosen files only.
+
+Runs between selection and rendering: ``resolve_urls`` gives every chosen
+wheel that has no URL (poetry.lock) the URL its index lists, after checking
+that the index's sha256 equals the lock's. Files the lock has no sha256 for
+(md5-only, or none) are refused unless the user trusts the index's hashes.
+``fill_missing_files`` handles locks that name no files at all for a package
+(old poetry.lock 1.1), before selection, for the packages some target needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from ..errors import IndexQueryError, InputError
+from ..model import Artifact, Lock, LockedPackage, SourceKind, Wheel
+from ..select import Selection
+from .client import Files, IndexClient, PageRequest, display_url
+from .simple import IndexFile
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Selections whose chosen files all have URLs, and what came from where."""
+
+    selections: tuple[Selection, ...]
+    resolved: int
+    """Distinct files whose URL (or hash) the indexes gave."""
+    trusted: tuple[str, ...] = ()
+    """``name version: filename`` of files whose sha256 came from the index, not the lock."""
+
+
+def _label(package: LockedPackage) -> str:
+    return f"{package.name} {package.version}"
+
+
+def _list(items: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+def fill_missing_files(
+    lock: Lock, needed: Iterable[LockedPackage], client: IndexClient, trust_index_hashes: bool
+) -> tuple[Lock, tuple[str, ...]]:
+    """Give index packages that some target needs but the lock lists no files for their files.
+
+    Refused (before any request) unless ``trust_index_hashes``: the hashes
+    then come from the index alone.
+    """
+    empty = sorted(
+        {
+            id(p): p
+            for p in needed
+            if p.source.kind is SourceKind.REGISTRY and not p.wheels and p.sdist is None
+        }.values(),
+        key=_label,
+    )
+    if not empty:
+        return lock, ()
+    if not trust_index_hashes:
+        raise InputError(
+            f"{lock.path}: the lock lists no files, so no hashes, for "
+            f"{_list([_label(p) for p in empty])}; re-lock with a current tool to record them, "
+            "or pass --trust-index-hashes to take files and sha256 from the index"
+        )
+    requests = {
+        (p.source.location, p.name): PageRequest(
+            index_url=p.source.location,
+            project=p.name,
+            satisfied=partial(_has_version, package=p),
+            what=f"files of version {p.version}",
+        )
+        for p in empty
+    }
+    pages = client.pages(list(requests.values()))
+    replaced: dict[int, LockedPackage] = {}
+    trusted: list[str] = []
+    for package in empty:
+        files = _files_of(pages[(package.source.location, package.name)], package)
+        wheels = []
+        sdist: Artifact | None = None
+        for found in files:
+            if not found.sha256:
+                continue
+            if found.filename.endswith(".whl"):
+                tags = parse_wheel_filename(found.filename)[3]
+                wheels.append(Wheel(found.url, found.sha256, found.filename, tags=tags))
+            elif sdist is None:
+                sdist = Artifact(found.url, found.sha256, found.filename)
+        if not wheels and sdist is None:
+            raise IndexQueryError(
+                f"{lock.path}: index {display_url(package.source.location)} lists no file "
+                f"with a sha256 for {_label(package)}; re-lock against an index that has it"
+            )
+        replaced[id(package)] = replace(package, wheels=tuple(wheels), sdist=sdist)
+        trusted.append(f"{_label(package)}: every file (the lock lists none)")
+    packages = tuple(replaced.get(id(p), p) for p in lock.packages)
+    return replace(lock, packages=packages), tuple(trusted)
+
+
+def _has_version(files: Files, package: LockedPackage) -> bool:
+    return bool(_files_of(files, package))
+
+
+def _has_files(files: Files, names: frozenset[str]) -> bool:
+    return names <= files.keys()
+
+
+def _files_of(files: Files, package: LockedPackage) -> list[IndexFile]:
+    """The files of one version of a package on its project page."""
+    return sorted(
+        (f for f in files.values() if _version_of(f.filename, package) == package.version),
+        key=lambda f: f.filename,
+    )
+
+
+def _version_of(filename: str, package: LockedPackage) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return version if name == package.name else None
+
+
+def resolve_urls(
+    lock: Lock,
+    selections: Sequence[Selection],
+    client: IndexClient,
+    trust_index_hashes: bool,
+) -> Resolution:
+    """Every chosen wheel with a URL and a sha256, checked against the index where asked."""
+    wanted: dict[tuple[str, str], tuple[LockedPackage, Wheel]] = {}
+    for selection in selections:
+        for selected in selection.packages:
+            wheel = selected.wheel
+            if wheel is None or (wheel.url and wheel.sha256):
+                continue
+            if selected.package.source.kind is not SourceKind.REGISTRY:
+                continue  # not an index package: check_selection names what is missing
+            wanted[(selected.package.key, wheel.filename)] = (selected.package, wheel)
+    if not wanted:
+        return Resolution(tuple(selections), 0)
+    hashless = sorted({f"{p.name}: {w.filename}" for p, w in wanted.values() if not w.sha256})
+    if hashless and not trust_index_hashes:
+        raise InputError(
+            f"{lock.path}: package {hashless[0]} has no sha256 hash in the lock (md5 or none)"
+            f"{' (also: ' + _list(hashless[1:]) + ')' if len(hashless) > 1 else ''}; "
+            "re-lock with a current tool to record sha256 hashes, or pass "
+            "--trust-index-hashes to take them from the index"
+        )
+    by_page: dict[tuple[str, str], set[str]] = {}
+    for package, wheel in wanted.values():
+        by_page.setdefault((package.source.location, package.name), set()).add(wheel.filename)
+    requests = [
+        PageRequest(
+            index_url=index,
+            project=project,
+            satisfied=partial(_has_files, names=frozenset(names)),
+            what=_list(sorted(names)),
+        )
+        for (index, project), names in sorted(by_page.items())
+    ]
+    pages = client.pages(requests)
+    new_wheels: dict[tuple[str, str], Wheel] = {}
+    trusted: list[str] = []
+    for key, (package, wheel) in sorted(wanted.items()):
+        index = package.source.location
+        found = pages[(index, package.name)].get(wheel.filename)
+        if found is None:
+            raise IndexQueryError(
+                f"{lock.path}: package {_label(package)}: index {display_url(index)} does not "
+                f"list {wheel.filename}; was it deleted from the index? Re-lock"
+            )
+        if wheel.sha256 and found.sha256 and wheel.sha256 != found.sha256:
+            raise InputError(
+                f"{lock.path}: package {_label(package)}: {wheel.filename} has sha256 "
+                f"{wheel.sha256} in the lock but {found.sha256} on {display_url(index)}; "
+                "the file changed on the index or the lock is damaged: find out which, "
+                "then re-lock"
+            )
+        sha256 = wheel.sha256
+        if not sha256:
+            if not found.sha256:
+                raise IndexQueryError(
+                    f"{lock.path}: package {_label(package)}: neither the lock nor index "
+                    f"{display_url(index)} gives a sha256 for {wheel.filename}; re-lock "
+                    "against an index that publishes sha256 hashes"
+                )
+            sha256 = found.sha256
+            trusted.append(f"{_label(package)}: {wheel.filename}")
+        new_wheels[key] = replace(wheel, url=wheel.url or found.url, sha256=sha256)
+    completed = tuple(
+        replace(
+            selection,
+            packages=tuple(
+                replace(s, wheel=new_wheels[(s.package.key, s.wheel.filename)])
+                if s.wheel is not None and (s.package.key, s.wheel.filename) in new_wheels
+                else s
+                for s in selection.packages
+            ),
+        )
+        for selection in selections
+    )
+    return Resolution(completed, len(new_wheels), tuple(trusted))
