@@ -64,9 +64,7 @@ def parse_json(body: bytes, url: str) -> list[IndexFile]:
         if not isinstance(filename, str) or not isinstance(href, str):
             raise PageError("a file without 'filename' or 'url'")
         sha256 = hashes.get("sha256", "") if isinstance(hashes, dict) else ""
-        result.append(
-            IndexFile(filename, urldefrag(urljoin(url, href)).url, _hex(sha256))
-        )
+        result.append(IndexFile(filename, urldefrag(urljoin(url, href)).url, _hex(sha256)))
     return result
 
 
