@@ -38,6 +38,10 @@ def read_project(directory: Path) -> LocalProject:
     top = TomlTable(path, "", load_toml(path))
     project = top.opt_table("project")
     if project is None:
+        tool = top.opt_table("tool")
+        poetry = tool.opt_table("poetry") if tool is not None else None
+        if poetry is not None and "name" in poetry.data:
+            return _classic_poetry(directory, poetry)
         return LocalProject(directory, None, None, (), ".")
     requires = project.opt_string("requires-python")
     try:
@@ -53,6 +57,38 @@ def read_project(directory: Path) -> LocalProject:
     return LocalProject(
         directory=directory,
         name=project.string("name"),
+        requires_python=requires_python,
+        scripts=tuple(sorted(scripts.items())),
+        import_root=_import_root(directory),
+    )
+
+
+def _classic_poetry(directory: Path, poetry: TomlTable) -> LocalProject:
+    """A project described by ``[tool.poetry]`` alone (Poetry before PEP 621)."""
+    from .poetryconstraint import ConstraintError, parse_constraint
+
+    requires_python = None
+    dependencies = poetry.opt_table("dependencies")
+    python = dependencies.opt_string("python") if dependencies is not None else None
+    if dependencies is not None and python is not None:
+        try:
+            requires_python = parse_constraint(python).as_specifier_set()
+        except ConstraintError as exc:
+            raise dependencies.error("python", str(exc)) from exc
+    scripts: dict[str, str] = {}
+    table = poetry.opt_table("scripts") or TomlTable(poetry.file, "tool.poetry.scripts", {})
+    for name in table.names():
+        if isinstance(table.data[name], str):
+            scripts[name] = table.string(name)
+            continue
+        spec = table.opt_table(name)
+        assert spec is not None  # opt_table raised if it were not a table
+        if spec.opt_string("type") not in (None, "console"):
+            continue  # "file" scripts are copied files, not entry points
+        scripts[name] = spec.opt_string("reference") or spec.string("callable")
+    return LocalProject(
+        directory=directory,
+        name=poetry.string("name"),
         requires_python=requires_python,
         scripts=tuple(sorted(scripts.items())),
         import_root=_import_root(directory),
