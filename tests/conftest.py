@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import INDEX_FILES
+from tests.support.index import LoopbackIndex, serving
 from tests.support.nixenv import apply_test_nix_config
 from tests.support.standin import make_standin, override_args
 
@@ -30,3 +33,10 @@ def standin_override(standin: Path) -> list[str]:
     copy (``[*standin_override, ...]``), never the list itself.
     """
     return override_args(standin)
+
+
+@pytest.fixture
+def loopback_index() -> Iterator[LoopbackIndex]:
+    """A package index on 127.0.0.1 serving tests/fixtures/index/files (fresh per test)."""
+    with serving(INDEX_FILES) as index:
+        yield index

@@ -11,6 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 UV_FIXTURES = FIXTURES / "uv"
 EXAMPLE = REPO / "examples" / "hello"
+POETRY_FIXTURES = FIXTURES / "poetry"
+PYLOCK_FIXTURES = FIXTURES / "pylock"
+INDEX_FILES = FIXTURES / "index" / "files"
 
 
 def run_p2n(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
