@@ -103,9 +103,16 @@ def _translate_part(part: str) -> list[str]:
     if part in ("", "*"):
         return []
     result = []
-    for match in _PART.finditer(part):
+    position = 0
+    while position < len(part):
+        match = _PART.match(part, position)
+        if match is None:
+            raise ConstraintError(f"invalid version constraint {part!r}")
         operator, version = match.group(1) or "", match.group(2)
         result.extend(_translate(operator, version, part))
+        position = match.end()
+        while position < len(part) and part[position].isspace():
+            position += 1
     return result
 
 
