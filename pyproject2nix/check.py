@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
+from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
 from .errors import InputError
 from .generate import GenerateRequest, plan
 from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR, SETTINGS_MARK
@@ -60,7 +61,11 @@ def check(project_dir: Path) -> Freshness:
     if not lock_data.is_file():
         return Freshness((LOCK_DATA,), ("not generated yet: run p2n generate",))
     version, settings, digests = _recorded(lock_data)
-    expected = plan(GenerateRequest.from_settings(project_dir, settings)).files
+    request = replace(GenerateRequest.from_settings(project_dir, settings), online=False)
+    try:
+        expected = plan(request).files
+    except StaleBuildLock as exc:
+        return Freshness((f"{OUTPUT_DIR}/{BUILD_LOCK_FILE}",), (str(exc),))
     stale = sorted(
         rel
         for rel, content in expected.items()

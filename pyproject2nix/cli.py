@@ -83,6 +83,21 @@ def cli() -> None:
     "--group", "groups", multiple=True, help="Install this dependency group (repeatable)."
 )
 @click.option("--no-dev", is_flag=True, help="Leave out the default 'dev' group (as uv sync).")
+@click.option(
+    "--prefer-sdist",
+    "prefer_sdist",
+    multiple=True,
+    metavar="PKG",
+    help="Build PKG from its sdist although a wheel fits (repeatable; :all: for every package "
+    "that has an sdist). Packages without a fitting wheel are always built from their sdist.",
+)
+@click.option(
+    "--prefer-wheel",
+    "prefer_wheel",
+    multiple=True,
+    metavar="PKG",
+    help="Install PKG from a wheel although --prefer-sdist :all: is given (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
 def generate(
     project_dir: Path,
@@ -92,6 +107,8 @@ def generate(
     all_extras: bool,
     groups: tuple[str, ...],
     no_dev: bool,
+    prefer_sdist: tuple[str, ...],
+    prefer_wheel: tuple[str, ...],
     force: bool,
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) for a uv project.
@@ -106,6 +123,8 @@ def generate(
            nix run          the project's first console script
            nix develop      a shell with that interpreter and packages
     """
+    from packaging.utils import canonicalize_name
+
     from .generate import GenerateRequest, plan
     from .output import check_not_foreign, write_tree
     from .select import Options
@@ -119,6 +138,10 @@ def generate(
             all_extras=all_extras,
             groups=frozenset(groups),
             no_default_groups=no_dev,
+            prefer_sdist=frozenset(
+                p if p == ":all:" else canonicalize_name(p) for p in prefer_sdist
+            ),
+            prefer_wheel=frozenset(canonicalize_name(p) for p in prefer_wheel),
         ),
     )
     result = plan(request)

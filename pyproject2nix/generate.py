@@ -11,12 +11,14 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
 from .model import Lock, SourceKind
 from .overrides import OVERRIDES_FILE, read_overrides
 from .project import LocalProject, read_project
-from .render import LocalMember, RenderInput, render_files
+from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
 from .select import Options, Selection, check_options, check_selection, select, supports
+from .sourcebuild import plan_source_builds
 from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
 from .uvlock import read_uv_lock
@@ -31,6 +33,8 @@ class GenerateRequest:
     systems: tuple[str, ...] = ()
     """Nix systems asked for; () means every default system the lock supports."""
     options: Options = field(default_factory=Options)
+    online: bool = True
+    """May fetch sources and resolve build requirements (``p2n check`` may not)."""
 
     def settings(self) -> dict[str, object]:
         """What shapes the output besides the input files, canonical and machine-independent.
@@ -44,6 +48,8 @@ class GenerateRequest:
             "all_extras": self.options.all_extras,
             "groups": sorted(self.options.groups),
             "no_default_groups": self.options.no_default_groups,
+            "prefer_sdist": sorted(self.options.prefer_sdist),
+            "prefer_wheel": sorted(self.options.prefer_wheel),
         }
 
     @classmethod
@@ -64,6 +70,8 @@ class GenerateRequest:
                 all_extras=bool(settings.get("all_extras", False)),
                 groups=frozenset(strings("groups")),
                 no_default_groups=bool(settings.get("no_default_groups", False)),
+                prefer_sdist=frozenset(strings("prefer_sdist")),
+                prefer_wheel=frozenset(strings("prefer_wheel")),
             ),
         )
 
@@ -140,7 +148,9 @@ def _members(
     for selection in selections:
         for selected in selection.packages:
             package = selected.package
-            if selected.wheel is not None or package.name in members:
+            if selected.wheel is not None or selected.sdist is not None or package.name in members:
+                continue
+            if package.source.kind is SourceKind.GIT:
                 continue
             if package.source.kind is SourceKind.VIRTUAL:
                 continue
@@ -188,6 +198,14 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     if (request.project_dir / OVERRIDES_FILE).is_file():
         inputs.append(request.project_dir / OVERRIDES_FILE)
     digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs}
+    resolver = Resolver(
+        read_build_lock(request.project_dir / OUTPUT_DIR / BUILD_LOCK_FILE),
+        online=request.online,
+    )
+    source_builds = plan_source_builds(lock, selections, overrides, resolver)
+    build_lock = (
+        resolver.used.render() if resolver.used.sources or resolver.used.resolutions else None
+    )
     label = project.name or request.project_dir.resolve().name
     files = render_files(
         RenderInput(
@@ -200,11 +218,17 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             settings=request.settings(),
             root_scripts=tuple(root_scripts),
             overrides=overrides,
+            source_builds=source_builds,
+            build_lock=build_lock,
         )
     )
     counts = {
         s.target.system.nix_system: sum(
-            1 for p in s.packages if p.wheel is not None or p.name in members
+            1
+            for p in s.packages
+            if p.wheel is not None
+            or p.name in members
+            or (s.target.system.nix_system, p.name) in source_builds.builds
         )
         for s in selections
     }

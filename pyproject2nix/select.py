@@ -12,12 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .errors import InputError, SelectionError
-from .model import Dependency, Lock, LockedPackage, SourceKind, Wheel
+from .model import Artifact, Dependency, Lock, LockedPackage, SourceKind, Wheel
 from .targets import Target
 
 MAIN_GROUP = "main"
@@ -41,15 +42,30 @@ class Options:
     default_groups: frozenset[str] = frozenset({"dev"})
     without_groups: frozenset[str] = frozenset()
     only_groups: frozenset[str] | None = None
+    prefer_sdist: frozenset[str] = frozenset()
+    """Packages built from their sdist although a wheel fits (``:all:``: every package)."""
+    prefer_wheel: frozenset[str] = frozenset()
+    """Packages installed from a wheel although ``prefer_sdist`` names ``:all:``."""
+
+    def wants_sdist(self, name: NormalizedName) -> bool:
+        """Whether ``--prefer-sdist`` asks to build ``name`` from source."""
+        if name in self.prefer_wheel:
+            return False
+        return name in self.prefer_sdist or ALL_PACKAGES in self.prefer_sdist
+
+
+ALL_PACKAGES = ":all:"
 
 
 @dataclass(frozen=True)
 class SelectedPackage:
-    """A package to install on one target: from a wheel, or from local source."""
+    """A package to install on one target: from a wheel, an sdist, or source (git, local)."""
 
     package: LockedPackage
     wheel: Wheel | None
     dependencies: tuple[NormalizedName, ...]
+    sdist: Artifact | None = None
+    """The sdist to build, when no wheel fits the target (or ``--prefer-sdist``)."""
 
     @property
     def name(self) -> NormalizedName:
@@ -266,51 +282,73 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     applies the https/sha256 policy once they are known.
     """
     walk = _walk(lock, target, options)
-    selected = tuple(
-        SelectedPackage(
-            package=package,
-            wheel=choose_wheel(lock, package, target),
-            dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
+    selected = []
+    for package in sorted(walk.packages.values(), key=lambda p: p.name):
+        sdist = choose_sdist(lock, package, target, options)
+        selected.append(
+            SelectedPackage(
+                package=package,
+                wheel=None if sdist is not None else choose_wheel(lock, package, target),
+                dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
+                sdist=sdist,
+            )
         )
-        for package in sorted(walk.packages.values(), key=lambda p: p.name)
-    )
     roots = tuple(sorted({r.name for r in walk.roots}))
-    return Selection(target=target, packages=selected, roots=roots)
+    return Selection(target=target, packages=tuple(selected), roots=roots)
 
 
 def check_selection(lock: Lock, selection: Selection) -> None:
     """Apply :func:`check_artifact` to every chosen file (after URLs are resolved)."""
     for selected in selection.packages:
-        if selected.wheel is not None:
-            check_artifact(lock, selected.name, selected.wheel.url, selected.wheel.sha256)
+        if selected.package.source.kind is SourceKind.PATH:
+            continue  # a file of the project's own tree, copied by Nix and hash-checked
+        for artifact in (selected.wheel, selected.sdist):
+            if artifact is not None:
+                check_artifact(lock, selected.name, artifact.url, artifact.sha256)
 
 
-def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
-    """The best wheel of a registry/URL package for ``target``; None for local sources."""
-    if package.source.kind in (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY):
-        return None
-    if package.source.kind is SourceKind.GIT or (
-        package.source.kind is SourceKind.PATH and not package.wheels
-    ):
-        raise SelectionError(
-            f"{lock.path}: package {package.name} comes from a {package.source.kind.value} "
-            f"source ({package.source.location}), which p2n cannot build yet; "
-            "depend on a released version from an index instead"
-        )
+_FROM_SOURCE = (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY, SourceKind.GIT)
+
+
+def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
     ranked = target.tag_priority
     best: tuple[int, Wheel] | None = None
     for wheel in package.wheels:
         rank = min((ranked[t] for t in wheel.tags if t in ranked), default=None)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, wheel)
+    return best[1] if best is not None else None
+
+
+def choose_sdist(
+    lock: Lock, package: LockedPackage, target: Target, options: Options
+) -> Artifact | None:
+    """The sdist to build: no wheel fits ``target``, or ``--prefer-sdist`` names the package."""
+    if package.source.kind in _FROM_SOURCE or package.sdist is None:
+        if package.name in options.prefer_sdist and package.source.kind not in _FROM_SOURCE:
+            raise SelectionError(
+                f"{lock.path}: --prefer-sdist {package.name}: the lock has no sdist of "
+                f"{package.name} {package.version} (it has: {_describe_files(package)})"
+            )
+        return None
+    if options.wants_sdist(package.name) or _best_wheel(package, target) is None:
+        return package.sdist
+    return None
+
+
+def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
+    """The best wheel of a registry/URL/path package for ``target``; None for source builds."""
+    if package.source.kind in _FROM_SOURCE:
+        return None
+    best = _best_wheel(package, target)
     if best is None:
         raise SelectionError(
             f"{lock.path}: package {package.name} {package.version} has no wheel for "
             f"{target.system.nix_system} with CPython {target.python[0]}.{target.python[1]} "
-            f"(lock has: {_describe_files(package)}); building sdists is not supported "
-            "yet: choose the systems you need with --system or a version that ships wheels"
+            f"and no sdist to build (lock has: {_describe_files(package)}); choose the "
+            "systems you need with --system or a version that ships wheels"
         )
-    return best[1]
+    return best
 
 
 def _describe_files(package: LockedPackage, shown: int = 4) -> str:
@@ -337,11 +375,17 @@ def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:
             "re-lock against an index that publishes hashes, or pass --trust-index-hashes "
             "to take the index's sha256"
         )
-    if not url.startswith("https://"):
+    if not url.startswith("https://") and not _loopback(url):
         raise SelectionError(
             f"{lock.path}: package {name}: {url} is not an https:// URL; "
             "point the index at https:// and re-lock"
         )
+
+
+def _loopback(url: str) -> bool:
+    """Plain http to this machine (a local index or mirror): nobody in between to trust."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def project_name(text: str) -> NormalizedName:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from pyproject2nix.errors import InputError, SelectionError
 from pyproject2nix.model import Lock
@@ -103,11 +104,35 @@ def test_dependencies_are_recorded_per_package(example: Lock) -> None:
     assert root.dependencies == ("attrs", "iniconfig", "rich")
 
 
-def test_no_wheel_for_a_needed_system_names_package_and_system(forks: Lock) -> None:
+def test_no_wheel_for_a_needed_system_builds_the_sdist(forks: Lock) -> None:
+    selection = _pick(forks, "x86_64-darwin", (3, 10), extras=frozenset({"crypto"}))
+    cryptography = next(p for p in selection.packages if p.name == "cryptography")
+    assert cryptography.wheel is None
+    assert cryptography.sdist is not None and cryptography.sdist.filename.endswith(".tar.gz")
+
+
+def test_prefer_sdist_and_prefer_wheel(example: Lock) -> None:
+    target = Target(SYSTEMS["x86_64-linux"], (3, 11))
+    rich = canonicalize_name("rich")
+    one = select(example, target, Options(prefer_sdist=frozenset({rich})))
+    chosen = {p.name: (p.wheel is not None, p.sdist is not None) for p in one.packages}
+    assert chosen["rich"] == (False, True) and chosen["attrs"] == (True, False)
+    every = select(
+        example, target, Options(prefer_sdist=frozenset({":all:"}), prefer_wheel=frozenset({rich}))
+    )
+    chosen = {p.name: (p.wheel is not None, p.sdist is not None) for p in every.packages}
+    assert chosen["rich"] == (True, False) and chosen["attrs"] == (False, True)
+
+
+def test_no_wheel_and_no_sdist_names_package_and_system(tmp_path: Path) -> None:
+    lock = _tiny_lock(
+        tmp_path,
+        '{ url = "https://x/dep-1-cp310-cp310-win_amd64.whl", hash = "sha256:' + "a" * 64 + '" }',
+    )
     with pytest.raises(SelectionError) as caught:
-        _pick(forks, "x86_64-darwin", (3, 10), extras=frozenset({"crypto"}))
+        select(lock, Target(SYSTEMS["x86_64-darwin"], (3, 11)), Options())
     message = str(caught.value)
-    assert "cryptography" in message and "x86_64-darwin" in message and "CPython 3.10" in message
+    assert "dep 1 has no wheel for x86_64-darwin with CPython 3.11 and no sdist" in message
     assert "\n" not in message
 
 

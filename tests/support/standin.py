@@ -236,7 +236,7 @@ def make_standin(dest: Path) -> Path:
         package_dir.mkdir(parents=True)
         for soname in sonames:
             if soname not in libraries:
-                raise StandinError(f"the host has no {soname} (needed for the stand-in's {package})")
+                raise StandinError(f"the host has no {soname} (for the stand-in's {package})")
             shutil.copyfile(libraries[soname], package_dir / soname)
     loader = Path(
         subprocess.run(

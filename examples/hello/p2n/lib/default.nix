@@ -7,7 +7,10 @@
   no `<nixpkgs>` lookups, no import-from-derivation.
 
   Entries with `libraries` (wheels with native code) also use `pkgs.patchelf`
-  and the nixpkgs packages named there (native.nix).
+  and the nixpkgs packages named there (native.nix). Entries with `sdist` or
+  `git` are built from source (build-source.nix) with the wheels of
+  `lock.buildSystems.<system>.<build.requires>`; overrides may add `stdenv`,
+  `buildInputs`, `nativeBuildInputs` (nixpkgs attribute paths), `env`, `patches`.
 
   `mkOutputs { pkgs, system, lock, root }` turns the generated data
   (`lock`, see p2n/lock.nix) for one system into
@@ -18,7 +21,8 @@ let
   inherit (import ./install-wheel.nix) installWheel;
   inherit (import ./project.nix) localSource installProject;
   inherit (import ./env.nix) mkEnvironment;
-  inherit (import ./native.nix) nativeAttrs;
+  inherit (import ./native.nix) nativeAttrs attrFromPath;
+  inherit (import ./build-source.nix) buildFromSource;
   inherit (import ./shell.nix) mkDevShell;
   installerPin = import ./installer.nix;
 
@@ -32,6 +36,7 @@ let
       system,
       installerWheel,
       root,
+      buildSystems,
     }:
     pname: entry:
     let
@@ -44,8 +49,46 @@ let
           }
         else
           { };
+      attrsOf =
+        key:
+        map (
+          path:
+          attrFromPath {
+            inherit pkgs path;
+            what = "${key} of ${pname}";
+          }
+        ) (entry.${key} or [ ]);
+      fromSource =
+        src: subdirectory:
+        buildFromSource {
+          inherit
+            pkgs
+            python
+            system
+            installerWheel
+            pname
+            src
+            subdirectory
+            ;
+          inherit (entry) version;
+          inherit (entry.build) backend backendPath;
+          buildWheels = buildSystems.${entry.build.requires};
+          patches = map (path: root + "/${path}") (entry.patches or [ ]);
+          useStdenv = entry.stdenv or false;
+          buildInputs = attrsOf "buildInputs";
+          nativeBuildInputs = attrsOf "nativeBuildInputs";
+          env = entry.env or { };
+          extraAttrs = native;
+        };
     in
-    if entry ? wheel then
+    if entry ? sdist then
+      fromSource (fetchFile entry.sdist) null
+    else if entry ? git then
+      fromSource (builtins.fetchGit {
+        inherit (entry.git) url rev narHash;
+        allRefs = true;
+      }) (entry.git.subdirectory or null)
+    else if entry ? wheel then
       installWheel {
         inherit
           python
@@ -97,6 +140,7 @@ in
       installerWheel = fetchFile installerPin;
       entries = lock.systems.${system};
       packages = builtins.mapAttrs (packageFor {
+        buildSystems = (lock.buildSystems or { }).${system} or { };
         inherit
           pkgs
           python

@@ -2,7 +2,8 @@
 
 Run by the target interpreter itself (no stdenv, no shell). Inputs come from
 the derivation's environment: ``wheel`` (the fetched file), ``wheelName``
-(its real file name: installer reads the distribution name from it),
+(its real file name: installer reads the distribution name from it), or
+``buildWheelScript`` (build_wheel.py) and its inputs to build it from source,
 ``installerWheel``, ``interpreter`` (for script shebangs), ``sitePackages``.
 ``SOURCE_DATE_EPOCH`` is set by the derivation, so byte-compilation writes
 hash-based .pyc files and the output does not depend on the build time.
@@ -31,10 +32,27 @@ scheme = {
     "scripts": os.path.join(out, "bin"),
     "data": out,
 }
-# installer refuses a wheel whose file name does not match its .dist-info;
-# the store path starts with a hash, so link the file under its real name.
-linked = os.path.join(os.environ.get("TMPDIR", "/tmp"), os.environ["wheelName"])
-os.symlink(os.environ["wheel"], linked)
+
+
+def load(name: str, path: str):  # type: ignore[no-untyped-def]
+    """A helper script of the library (passed as a store path) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scratch = os.environ.get("TMPDIR", "/tmp")
+if os.environ.get("buildWheelScript"):
+    # Built from source (sdist, git, local): build_wheel.py runs the PEP 517 backend.
+    linked = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
+    os.environ["wheelName"] = os.path.basename(linked)
+else:
+    # installer refuses a wheel whose file name does not match its .dist-info;
+    # the store path starts with a hash, so link the file under its real name.
+    linked = os.path.join(scratch, os.environ["wheelName"])
+    os.symlink(os.environ["wheel"], linked)
 
 destination = SchemeDictionaryDestination(
     scheme,
@@ -47,8 +65,4 @@ with WheelFile.open(linked) as source:
 print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
 
 if os.environ.get("patchElfScript"):
-    spec = importlib.util.spec_from_file_location("patch_elf", os.environ["patchElfScript"])
-    assert spec is not None and spec.loader is not None
-    patch_elf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(patch_elf)
-    patch_elf.patch_from_environment(out)
+    load("patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)

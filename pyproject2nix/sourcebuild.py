@@ -1,0 +1,144 @@
+"""Packages built from source: sdists and git checkouts, with pinned build systems.
+
+For every selected package that has no wheel to install (an sdist chosen by
+selection, a git source), find its ``[build-system]`` (recorded in the
+build-system lock, else read from the downloaded sdist / fetched commit),
+add the overrides' ``build-requires``, and resolve each distinct set of
+build requirements to wheels for the targets that need it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from .buildlock import PinnedWheel, RecordedSource, Resolver
+from .buildsystem import BuildSystem, build_system_of_directory, build_system_of_sdist, download
+from .gitsource import GitSource, fetch_tree, parse_git_location
+from .model import Lock, SourceKind
+from .overrides import Overrides
+from .select import SelectedPackage, Selection
+from .targets import Target
+
+
+@dataclass(frozen=True)
+class SourceBuild:
+    """How one package is built from source on one system."""
+
+    build_system: BuildSystem
+    requires_key: str
+    """Names the build environment in the generated data (the requirements, joined)."""
+    git: GitSource | None = None
+    nar_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceBuilds:
+    """Every source build of a generation, and the build environments they use."""
+
+    builds: Mapping[tuple[str, NormalizedName], SourceBuild]
+    """(nix system, package) -> build."""
+    environments: Mapping[str, Mapping[str, tuple[PinnedWheel, ...]]]
+    """nix system -> requires key -> wheels."""
+
+
+def requires_key(requires: tuple[str, ...]) -> str:
+    """A readable, stable name for a set of build requirements."""
+    return " ; ".join(requires)
+
+
+def _needs_build(selected: SelectedPackage) -> bool:
+    return selected.sdist is not None or selected.package.source.kind is SourceKind.GIT
+
+
+def plan_source_builds(
+    lock: Lock,
+    selections: list[Selection],
+    overrides: Overrides,
+    resolver: Resolver,
+) -> SourceBuilds:
+    """Build systems and environments of every package built from an sdist or git."""
+    where = str(lock.path)
+    known: dict[str, tuple[BuildSystem, GitSource | None, str | None]] = {}
+    users: dict[tuple[str, ...], list[Target]] = {}
+    chosen: dict[tuple[str, NormalizedName], tuple[BuildSystem, GitSource | None, str | None]] = {}
+    with tempfile.TemporaryDirectory(prefix="p2n-sources-") as scratch:
+        for selection in selections:
+            for selected in selection.packages:
+                if not _needs_build(selected):
+                    continue
+                key, git = _source_key(selected, where)
+                if key not in known:
+                    known[key] = _learn(selected, key, git, resolver, Path(scratch), where)
+                build_system = known[key][0]
+                extra = overrides.package(selected.name).build_requires
+                requires = tuple(dict.fromkeys((*build_system.requires, *extra)))
+                targets = users.setdefault(requires, [])
+                if selection.target not in targets:
+                    targets.append(selection.target)
+                chosen[(selection.target.system.nix_system, selected.name)] = (
+                    BuildSystem(requires, build_system.backend, build_system.backend_path),
+                    known[key][1],
+                    known[key][2],
+                )
+    environments: dict[str, dict[str, tuple[PinnedWheel, ...]]] = {}
+    for requires, targets in sorted(users.items()):
+        for system, wheels in resolver.wheels(requires, targets, where).items():
+            environments.setdefault(system, {})[requires_key(requires)] = wheels
+    builds = {
+        place: SourceBuild(
+            build_system=build_system,
+            requires_key=requires_key(build_system.requires),
+            git=git,
+            nar_hash=nar_hash,
+        )
+        for place, (build_system, git, nar_hash) in chosen.items()
+    }
+    return SourceBuilds(builds=builds, environments=environments)
+
+
+def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource | None]:
+    if selected.sdist is not None:
+        return f"sdist sha256:{selected.sdist.sha256}", None
+    git = parse_git_location(selected.package.source.location, f"{where}: {selected.name}")
+    return git.key, git
+
+
+def _learn(
+    selected: SelectedPackage,
+    key: str,
+    git: GitSource | None,
+    resolver: Resolver,
+    scratch: Path,
+    where: str,
+) -> tuple[BuildSystem, GitSource | None, str | None]:
+    """A source's build system (and NAR hash): recorded, else fetched now and recorded."""
+    recorded = resolver.source(key)
+    if recorded is not None:
+        return recorded.build_system, git, recorded.nar_hash
+    here = f"{where}: {selected.name} {selected.package.version}"
+    if selected.sdist is not None:
+        if not resolver.online:
+            raise resolver.stale(f"{key} ({selected.name}) is not recorded")
+        path = download(
+            selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
+        )
+        build_system = build_system_of_sdist(path, here)
+        resolver.record_source(key, RecordedSource(build_system))
+        return build_system, None, None
+    assert git is not None
+    if not resolver.online:
+        raise resolver.stale(f"{key} ({selected.name}) is not recorded")
+    found: list[BuildSystem] = []
+
+    def read(tree: Path) -> None:
+        directory = tree / git.subdirectory if git.subdirectory else tree
+        found.append(build_system_of_directory(directory, f"{here} ({git.url})"))
+
+    nar_hash = fetch_tree(git, here, read)
+    resolver.record_source(key, RecordedSource(found[0], nar_hash))
+    return found[0], git, nar_hash
