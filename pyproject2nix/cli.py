@@ -49,7 +49,8 @@ def cli() -> None:
     """pyproject2nix: turn a Python lock file into a static, hash-pinned Nix flake.
 
     \b
-    p2n generate   write flake.nix + p2n/ from pyproject.toml and uv.lock
+    p2n generate   write flake.nix + p2n/ from pyproject.toml and its lock
+                   (uv.lock, poetry.lock or pylock.toml)
     p2n verify     build the environment twice in separate stores, compare
     """
 
@@ -61,7 +62,7 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="Project directory holding pyproject.toml and uv.lock; files are written there.",
+    help="Project directory holding pyproject.toml and the lock; files are written there.",
 )
 @click.option(
     "--python",
@@ -83,6 +84,47 @@ def cli() -> None:
     "--group", "groups", multiple=True, help="Install this dependency group (repeatable)."
 )
 @click.option("--no-dev", is_flag=True, help="Leave out the default 'dev' group (as uv sync).")
+@click.option(
+    "--with",
+    "with_groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Also install GROUP, e.g. an optional Poetry group (like poetry install --with).",
+)
+@click.option(
+    "--without",
+    "without_groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Leave out GROUP (like poetry install --without; repeatable).",
+)
+@click.option(
+    "--only",
+    "only_groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Install only these groups; 'main' is the project's own dependencies "
+    "(like poetry install --only; repeatable).",
+)
+@click.option(
+    "--lock",
+    "lock_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The lock to read: uv.lock, poetry.lock or pylock[.NAME].toml beside pyproject.toml. "
+    "Default: the first of those found.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Ask no package index; file URLs that the lock lacks (poetry.lock) come from the "
+    "cache ($XDG_CACHE_HOME/p2n).",
+)
+@click.option(
+    "--trust-index-hashes",
+    is_flag=True,
+    help="Take sha256 hashes the lock lacks (md5-only or no files listed) from the package "
+    "index; p2n/lock.nix then says so.",
+)
 @click.option(
     "--prefer-sdist",
     "prefer_sdist",
@@ -107,11 +149,21 @@ def generate(
     all_extras: bool,
     groups: tuple[str, ...],
     no_dev: bool,
+    with_groups: tuple[str, ...],
+    without_groups: tuple[str, ...],
+    only_groups: tuple[str, ...],
+    lock_file: Path | None,
+    offline: bool,
+    trust_index_hashes: bool,
     prefer_sdist: tuple[str, ...],
     prefer_wheel: tuple[str, ...],
     force: bool,
 ) -> None:
-    """Write flake.nix and p2n/ (locked data + builder library) for a uv project.
+    """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
+
+    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1) or a PEP 751 pylock.toml. poetry.lock
+    names files without URLs: p2n asks each file's index (simple API) for its URL
+    and checks the index's sha256 against the lock's; pages are cached.
 
     Every package becomes a derivation pinned by URL and sha256; markers and
     wheels are chosen for each target system, not for this machine. Like
@@ -133,11 +185,17 @@ def generate(
         project_dir=project_dir,
         python=python,
         systems=systems,
+        lock_file=lock_file,
+        offline=offline,
+        trust_index_hashes=trust_index_hashes,
+        progress=_progress_line if sys.stderr.isatty() else None,
         options=Options(
             extras=frozenset(extras),
             all_extras=all_extras,
-            groups=frozenset(groups),
+            groups=frozenset(groups) | frozenset(with_groups),
             no_default_groups=no_dev,
+            without_groups=frozenset(without_groups),
+            only_groups=frozenset(only_groups) if only_groups else None,
             prefer_sdist=frozenset(
                 p if p == ":all:" else canonicalize_name(p) for p in prefer_sdist
             ),
@@ -150,6 +208,22 @@ def generate(
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
     click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    if result.other_locks:
+        click.echo(
+            f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "
+            "(choose with --lock)"
+        )
+    if result.resolved_files:
+        click.echo(
+            f"p2n: URLs of {result.resolved_files} files from package indexes: "
+            f"{result.index_requests} requests, {result.index_cached} pages from cache"
+        )
+    if result.trusted:
+        click.echo(
+            f"p2n: warning: sha256 of {len(result.trusted)} entries taken from the index "
+            "(--trust-index-hashes), as p2n/lock.nix notes",
+            err=True,
+        )
     if changed:
         click.echo(f"p2n: wrote {', '.join(changed)}")
     else:
@@ -185,6 +259,13 @@ def check(project_dir: Path) -> None:
         click.echo(f"p2n:   {reason}", err=True)
     click.echo("p2n: run `p2n generate` to update them", err=True)
     raise StaleError()
+
+
+def _progress_line(done: int, total: int) -> None:
+    """One self-overwriting stderr line while package indexes answer."""
+    click.echo(f"\rp2n: asking package indexes: {done}/{total} projects", nl=False, err=True)
+    if done == total:
+        click.echo("", err=True)
 
 
 def _inside_git(directory: Path) -> bool:

@@ -8,16 +8,28 @@ lock, choose the interpreter, select packages for every system, render, and
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
-from .model import Lock, SourceKind
+from .index import IndexClient, fill_missing_files, resolve_urls
+from .model import Lock, LockedPackage, SourceKind
 from .overrides import OVERRIDES_FILE, read_overrides
+from .poetrylock import read_poetry_lock
 from .project import LocalProject, read_project
+from .pylock import is_pylock_name, read_pylock
 from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
-from .select import Options, Selection, check_options, check_selection, select, supports
+from .select import (
+    Options,
+    Selection,
+    check_options,
+    check_selection,
+    reachable,
+    select,
+    supports,
+)
 from .sourcebuild import plan_source_builds
 from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
@@ -33,6 +45,16 @@ class GenerateRequest:
     systems: tuple[str, ...] = ()
     """Nix systems asked for; () means every default system the lock supports."""
     options: Options = field(default_factory=Options)
+    lock_file: Path | None = None
+    """``--lock``: the lock file (in ``project_dir``); None: the first one found."""
+    trust_index_hashes: bool = False
+    """Take sha256 hashes the lock lacks from the package index (and say so)."""
+    offline: bool = False
+    """Ask package indexes nothing: file URLs come from the cache only."""
+    cache_dir: Path | None = None
+    """Where index pages are cached; None: ``$XDG_CACHE_HOME/p2n``."""
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+    """Told ``(done, total)`` as index pages arrive."""
     online: bool = True
     """May fetch sources and resolve build requirements (``p2n check`` may not)."""
 
@@ -48,9 +70,23 @@ class GenerateRequest:
             "all_extras": self.options.all_extras,
             "groups": sorted(self.options.groups),
             "no_default_groups": self.options.no_default_groups,
+            **self._lock_settings(),
             "prefer_sdist": sorted(self.options.prefer_sdist),
             "prefer_wheel": sorted(self.options.prefer_wheel),
         }
+
+    def _lock_settings(self) -> dict[str, object]:
+        """Lock choice and poetry-style group selection, recorded only when not the default."""
+        recorded: dict[str, object] = {}
+        if self.options.without_groups:
+            recorded["without_groups"] = sorted(self.options.without_groups)
+        if self.options.only_groups is not None:
+            recorded["only_groups"] = sorted(self.options.only_groups)
+        if self.lock_file is not None:
+            recorded["lock_file"] = self.lock_file.name
+        if self.trust_index_hashes:
+            recorded["trust_index_hashes"] = True
+        return recorded
 
     @classmethod
     def from_settings(cls, project_dir: Path, settings: dict[str, object]) -> GenerateRequest:
@@ -65,11 +101,17 @@ class GenerateRequest:
             project_dir=project_dir,
             python=str(python) if python is not None else None,
             systems=strings("systems"),
+            lock_file=Path(str(settings["lock_file"])) if settings.get("lock_file") else None,
+            trust_index_hashes=bool(settings.get("trust_index_hashes", False)),
             options=Options(
                 extras=frozenset(strings("extras")),
                 all_extras=bool(settings.get("all_extras", False)),
                 groups=frozenset(strings("groups")),
                 no_default_groups=bool(settings.get("no_default_groups", False)),
+                without_groups=frozenset(strings("without_groups")),
+                only_groups=frozenset(strings("only_groups"))
+                if isinstance(settings.get("only_groups"), list)
+                else None,
                 prefer_sdist=frozenset(strings("prefer_sdist")),
                 prefer_wheel=frozenset(strings("prefer_wheel")),
             ),
@@ -84,19 +126,70 @@ class GeneratePlan:
     python: tuple[int, int]
     package_counts: dict[str, int]
     lock_path: Path
+    other_locks: tuple[str, ...] = ()
+    """Lock files found but not read (another format took precedence)."""
+    resolved_files: int = 0
+    """Files whose URL (or hash) package indexes gave."""
+    index_requests: int = 0
+    index_cached: int = 0
+    """Index pages requested / taken from the cache."""
+    trusted: tuple[str, ...] = ()
+    """Files whose sha256 came from an index (``--trust-index-hashes``)."""
 
 
-def find_lock(project_dir: Path) -> Path:
-    """The project's uv.lock, or an error saying how to make one."""
-    lock = project_dir / "uv.lock"
-    if lock.is_file():
-        return lock
-    if (project_dir / "poetry.lock").is_file():
+LOCK_NAMES = ("uv.lock", "poetry.lock", "pylock.toml")
+"""Lock files p2n reads, in the order it prefers them."""
+
+
+def find_locks(project_dir: Path, lock_file: Path | None = None) -> list[Path]:
+    """``--lock``, else every lock file of the project, preferred first.
+
+    uv.lock, poetry.lock, pylock.toml, then ``pylock.<name>.toml`` (PEP 751).
+    """
+    if lock_file is not None:
+        path = lock_file if lock_file.is_file() else project_dir / lock_file
+        if not path.is_file():
+            raise InputError(f"--lock {lock_file}: no such file")
+        if path.resolve().parent != project_dir.resolve():
+            raise InputError(
+                f"--lock {lock_file}: the lock must be in the project directory {project_dir} "
+                "(beside pyproject.toml)"
+            )
+        return [path]
+    found = [project_dir / name for name in LOCK_NAMES if (project_dir / name).is_file()]
+    found += sorted(p for p in project_dir.glob("pylock.*.toml") if is_pylock_name(p.name))
+    if not found:
         raise InputError(
-            f"{project_dir}: has poetry.lock but no uv.lock; p2n reads uv.lock so far "
-            "(run `uv lock` to create one)"
+            f"{project_dir}: no uv.lock found; run `uv lock` first "
+            "(p2n also reads poetry.lock and pylock.toml)"
         )
-    raise InputError(f"{project_dir}: no uv.lock found; run `uv lock` first")
+    if len(found) > 1 and all(p.name.startswith("pylock.") for p in found[:2]):
+        raise InputError(
+            f"{project_dir}: several PEP 751 locks ({', '.join(p.name for p in found)}); "
+            "choose one with --lock"
+        )
+    return found
+
+
+def find_lock(project_dir: Path, lock_file: Path | None = None) -> Path:
+    """The lock file ``p2n generate`` reads (see :func:`find_locks`)."""
+    return find_locks(project_dir, lock_file)[0]
+
+
+def read_lock(path: Path, project: LocalProject) -> Lock:
+    """Parse a lock of any supported format, chosen by its file name."""
+    if path.name == "poetry.lock":
+        return read_poetry_lock(path, path.parent / "pyproject.toml")
+    if is_pylock_name(path.name):
+        return read_pylock(path, project.name)
+    if path.name == "uv.lock":
+        return read_uv_lock(path, project.name)
+    top = load_toml(path)
+    if "metadata" in top and "package" in top:
+        return read_poetry_lock(path, path.parent / "pyproject.toml")
+    if "lock-version" in top:
+        return read_pylock(path, project.name)
+    return read_uv_lock(path, project.name)
 
 
 def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -> tuple[int, int]:
@@ -170,17 +263,28 @@ def _members(
 def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
     project = read_project(request.project_dir)
-    lock_path = find_lock(request.project_dir)
-    lock = read_uv_lock(lock_path, project.name)
+    locks = find_locks(request.project_dir, request.lock_file)
+    lock_path = locks[0]
+    lock = read_lock(lock_path, project)
     if not lock.root_names:
         raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")
     python = choose_python(request, lock, project)
     check_options(lock, request.options)
-    selections = [
-        select(lock, target, request.options) for target in _targets(request, lock, python)
-    ]
+    targets = _targets(request, lock, python)
+    client = IndexClient(request.cache_dir, offline=request.offline, progress=request.progress)
+    lock, trusted_packages = fill_missing_files(
+        lock, _needed(lock, targets, request.options), client, request.trust_index_hashes
+    )
+    resolution = resolve_urls(
+        lock,
+        [select(lock, target, request.options) for target in targets],
+        client,
+        request.trust_index_hashes,
+    )
+    selections = list(resolution.selections)
     for selection in selections:
         check_selection(lock, selection)
+    trusted = (*trusted_packages, *resolution.trusted)
     members = _members(request, lock, selections)
     root_scripts = sorted(
         {
@@ -215,6 +319,13 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             selections=tuple(selections),
             members=members,
             input_digests=digests,
+            notes=(
+                "sha256 hashes taken from the package index, not from the lock "
+                "(--trust-index-hashes):",
+                *(f"  {line}" for line in trusted),
+            )
+            if trusted
+            else (),
             settings=request.settings(),
             root_scripts=tuple(root_scripts),
             overrides=overrides,
@@ -232,4 +343,19 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         )
         for s in selections
     }
-    return GeneratePlan(files=files, python=python, package_counts=counts, lock_path=lock_path)
+    return GeneratePlan(
+        files=files,
+        python=python,
+        package_counts=counts,
+        lock_path=lock_path,
+        other_locks=tuple(p.name for p in locks[1:]),
+        resolved_files=resolution.resolved,
+        index_requests=client.requests,
+        index_cached=client.from_cache,
+        trusted=trusted,
+    )
+
+
+def _needed(lock: Lock, targets: Iterable[Target], options: Options) -> list[LockedPackage]:
+    """Every package some target installs (before files are chosen)."""
+    return [p for target in targets for p in reachable(lock, target, options)]

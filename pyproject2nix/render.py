@@ -52,6 +52,8 @@ class RenderInput:
     settings: Mapping[str, object]
     """The generate options, recorded for ``p2n check``."""
     overrides: Overrides = field(default_factory=Overrides)
+    notes: tuple[str, ...] = ()
+    """Comment lines for p2n/lock.nix (e.g. hashes that came from an index, not the lock)."""
     source_builds: SourceBuilds = field(
         default_factory=lambda: SourceBuilds(builds={}, environments={})
     )
@@ -182,7 +184,19 @@ def lock_data(data: RenderInput) -> str:
         + json.dumps(data.settings, sort_keys=True)
         + "\n"
     )
-    return header("locked packages per system", data.lock_file) + record + render(value) + "\n"
+    notes = "".join(f"# {_comment_text(line)}\n" for line in data.notes)
+    return (
+        header("locked packages per system", data.lock_file)
+        + record
+        + notes
+        + render(value)
+        + "\n"
+    )
+
+
+def _comment_text(text: str) -> str:
+    """Printable ASCII only: a comment line must not end early or smuggle in code."""
+    return "".join(c if " " <= c <= "~" else f"\\u{{{ord(c):x}}}" for c in text)
 
 
 FLAKE_TEMPLATE = """\
