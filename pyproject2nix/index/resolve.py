@@ -1,7 +1,7 @@
 """Filling in what a lock leaves out, from the packages' indexes, for chosen files only.
 
 Runs between selection and rendering: ``resolve_urls`` gives every chosen
-wheel that has no URL (poetry.lock) the URL its index lists, after checking
+file (wheel or sdist) without a URL (poetry.lock) the URL its index lists, after checking
 that the index's sha256 equals the lock's. Files the lock has no sha256 for
 (md5-only, or none) are refused unless the user trusts the index's hashes.
 ``fill_missing_files`` handles locks that name no files at all for a package
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar, cast
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -27,6 +28,8 @@ from ..model import Artifact, Lock, LockedPackage, SourceKind, Wheel
 from ..select import Selection
 from .client import Files, IndexClient, PageRequest, display_url
 from .simple import IndexFile
+
+_A = TypeVar("_A", bound=Artifact)
 
 
 @dataclass(frozen=True)
@@ -141,19 +144,19 @@ def resolve_urls(
     client: IndexClient,
     trust_index_hashes: bool,
 ) -> Resolution:
-    """Every chosen wheel with a URL and a sha256, checked against the index where asked."""
-    wanted: dict[tuple[str, str], tuple[LockedPackage, Wheel]] = {}
+    """Every chosen file (wheel or sdist) with a URL and a sha256, checked against the index."""
+    wanted: dict[tuple[str, str], tuple[LockedPackage, Artifact]] = {}
     for selection in selections:
         for selected in selection.packages:
-            wheel = selected.wheel
-            if wheel is None or (wheel.url and wheel.sha256):
-                continue
-            if selected.package.source.kind is not SourceKind.REGISTRY:
-                continue  # not an index package: check_selection names what is missing
-            wanted[(selected.package.key, wheel.filename)] = (selected.package, wheel)
+            for artifact in (selected.wheel, selected.sdist):
+                if artifact is None or (artifact.url and artifact.sha256):
+                    continue
+                if selected.package.source.kind is not SourceKind.REGISTRY:
+                    continue  # not an index package: check_selection names what is missing
+                wanted[(selected.package.key, artifact.filename)] = (selected.package, artifact)
     if not wanted:
         return Resolution(tuple(selections), 0)
-    hashless = sorted({f"{p.name}: {w.filename}" for p, w in wanted.values() if not w.sha256})
+    hashless = sorted({f"{p.name}: {a.filename}" for p, a in wanted.values() if not a.sha256})
     if hashless and not trust_index_hashes:
         raise InputError(
             f"{lock.path}: package {hashless[0]} has no sha256 hash in the lock (md5 or none)"
@@ -162,8 +165,8 @@ def resolve_urls(
             "--trust-index-hashes to take them from the index"
         )
     by_page: dict[tuple[str, str], set[str]] = {}
-    for package, wheel in wanted.values():
-        by_page.setdefault((package.source.location, package.name), set()).add(wheel.filename)
+    for package, artifact in wanted.values():
+        by_page.setdefault((package.source.location, package.name), set()).add(artifact.filename)
     requests = [
         PageRequest(
             index_url=index,
@@ -174,44 +177,53 @@ def resolve_urls(
         for (index, project), names in sorted(by_page.items())
     ]
     pages = client.pages(requests)
-    new_wheels: dict[tuple[str, str], Wheel] = {}
+    new_files: dict[tuple[str, str], Artifact] = {}
     trusted: list[str] = []
-    for key, (package, wheel) in sorted(wanted.items()):
+    for key, (package, artifact) in sorted(wanted.items()):
         index = package.source.location
-        found = pages[(index, package.name)].get(wheel.filename)
+        found = pages[(index, package.name)].get(artifact.filename)
         if found is None:
             raise IndexQueryError(
                 f"{lock.path}: package {_label(package)}: index {display_url(index)} does not "
-                f"list {wheel.filename}; was it deleted from the index? Re-lock"
+                f"list {artifact.filename}; was it deleted from the index? Re-lock"
             )
-        if wheel.sha256 and found.sha256 and wheel.sha256 != found.sha256:
+        if artifact.sha256 and found.sha256 and artifact.sha256 != found.sha256:
             raise InputError(
-                f"{lock.path}: package {_label(package)}: {wheel.filename} has sha256 "
-                f"{wheel.sha256} in the lock but {found.sha256} on {display_url(index)}; "
+                f"{lock.path}: package {_label(package)}: {artifact.filename} has sha256 "
+                f"{artifact.sha256} in the lock but {found.sha256} on {display_url(index)}; "
                 "the file changed on the index or the lock is damaged: find out which, "
                 "then re-lock"
             )
-        sha256 = wheel.sha256
+        sha256 = artifact.sha256
         if not sha256:
             if not found.sha256:
                 raise IndexQueryError(
                     f"{lock.path}: package {_label(package)}: neither the lock nor index "
-                    f"{display_url(index)} gives a sha256 for {wheel.filename}; re-lock "
+                    f"{display_url(index)} gives a sha256 for {artifact.filename}; re-lock "
                     "against an index that publishes sha256 hashes"
                 )
             sha256 = found.sha256
-            trusted.append(f"{_label(package)}: {wheel.filename}")
-        new_wheels[key] = replace(wheel, url=wheel.url or found.url, sha256=sha256)
-    completed = tuple(
+            trusted.append(f"{_label(package)}: {artifact.filename}")
+        new_files[key] = replace(artifact, url=artifact.url or found.url, sha256=sha256)
+
+    def completed(artifact: _A | None, package: LockedPackage) -> _A | None:
+        if artifact is None:
+            return None
+        found = new_files.get((package.key, artifact.filename))
+        return artifact if found is None else cast(_A, found)
+
+    selections = tuple(
         replace(
             selection,
             packages=tuple(
-                replace(s, wheel=new_wheels[(s.package.key, s.wheel.filename)])
-                if s.wheel is not None and (s.package.key, s.wheel.filename) in new_wheels
-                else s
+                replace(
+                    s,
+                    wheel=completed(s.wheel, s.package),
+                    sdist=completed(s.sdist, s.package),
+                )
                 for s in selection.packages
             ),
         )
         for selection in selections
     )
-    return Resolution(completed, len(new_wheels), tuple(trusted))
+    return Resolution(selections, len(new_files), tuple(trusted))
