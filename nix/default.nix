@@ -40,6 +40,19 @@ let
     }:
     pname: entry:
     let
+      editable = editableFor {
+        inherit
+          python
+          system
+          installerWheel
+          root
+          ;
+      } pname entry;
+      localSrc = localSource {
+        inherit root;
+        inherit (entry.local) path;
+        name = "${pname}-${entry.version}-source";
+      };
       native =
         if entry ? libraries then
           nativeAttrs {
@@ -101,22 +114,42 @@ let
         wheelName = entry.wheel.name;
         extraAttrs = native;
       }
+    else if entry ? build then
+      fromSource localSrc null
     else
-      installProject {
-        inherit
-          python
-          system
-          installerWheel
-          pname
-          ;
-        inherit (entry) version;
-        inherit (entry.local) importRoot scripts;
-        src = localSource {
-          inherit root;
-          inherit (entry.local) path;
-          name = "${pname}-${entry.version}-source";
-        };
-      };
+      editable "";
+
+  /**
+    A local package as an editable install (dev shell), or as before (no build system).
+  */
+  editableFor =
+    {
+      python,
+      system,
+      installerWheel,
+      root,
+    }:
+    pname: entry: memberPath:
+    installProject {
+      inherit
+        python
+        system
+        installerWheel
+        pname
+        memberPath
+        ;
+      inherit (entry) version;
+      inherit (entry.local) importRoot scripts;
+      src =
+        if memberPath != "" then
+          ""
+        else
+          localSource {
+            inherit root;
+            inherit (entry.local) path;
+            name = "${pname}-${entry.version}-source";
+          };
+    };
 in
 {
   inherit
@@ -154,16 +187,36 @@ in
         name = "${lock.project}-env";
         packages = map (name: packages.${name}) (builtins.attrNames packages);
       };
+      # The dev shell's environment: local packages editable, from the working tree.
+      devPackages = builtins.mapAttrs (
+        pname: entry:
+        if entry ? local then
+          editableFor {
+            inherit
+              python
+              system
+              installerWheel
+              root
+              ;
+          } pname entry entry.local.path
+        else
+          packages.${pname}
+      ) entries;
+      devEnvironment = mkEnvironment {
+        inherit python system;
+        name = "${lock.project}-dev-env";
+        packages = map (name: devPackages.${name}) (builtins.attrNames devPackages);
+      };
       appFor = script: {
         type = "app";
         program = "${environment}/bin/${script}";
       };
     in
     {
-      inherit environment packages;
+      inherit environment devEnvironment packages;
       devShell = mkDevShell {
         inherit pkgs;
-        env = environment;
+        env = devEnvironment;
         name = "${lock.project}-shell";
       };
       apps = builtins.listToAttrs (

@@ -306,7 +306,8 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         read_build_lock(request.project_dir / OUTPUT_DIR / BUILD_LOCK_FILE),
         online=request.online,
     )
-    source_builds = plan_source_builds(lock, selections, overrides, resolver)
+    member_dirs = {name: member.project.directory for name, member in members.items()}
+    source_builds = plan_source_builds(lock, selections, overrides, resolver, member_dirs)
     build_lock = (
         resolver.used.render() if resolver.used.sources or resolver.used.resolutions else None
     )

@@ -80,7 +80,7 @@ def _entry(
     package = selected.package
     version = str(package.version) if package.version is not None else "0"
     entry: dict[str, NixValue] = {"version": version}
-    if build is not None:
+    if build is not None and package.name not in members:
         entry.update(_source_build(selected, overrides, elf, build))
     elif selected.wheel is not None:
         entry["wheel"] = {
@@ -98,6 +98,8 @@ def _entry(
             "importRoot": member.project.import_root,
             "scripts": dict(member.project.scripts),
         }
+        if build is not None:
+            entry.update(_source_build(selected, overrides, elf, build))
     entry["deps"] = list(selected.dependencies)
     return entry
 

@@ -60,8 +60,13 @@ def plan_source_builds(
     selections: list[Selection],
     overrides: Overrides,
     resolver: Resolver,
+    member_dirs: Mapping[str, Path],
 ) -> SourceBuilds:
-    """Build systems and environments of every package built from an sdist or git."""
+    """Build systems and environments of every package built from an sdist, git or locally.
+
+    ``member_dirs``: the local packages (project, workspace members, path
+    dependencies) by name; their ``[build-system]`` is read from disk each time.
+    """
     where = str(lock.path)
     known: dict[str, tuple[BuildSystem, GitSource | None, str | None]] = {}
     users: dict[tuple[str, ...], list[Target]] = {}
@@ -69,9 +74,20 @@ def plan_source_builds(
     with tempfile.TemporaryDirectory(prefix="p2n-sources-") as scratch:
         for selection in selections:
             for selected in selection.packages:
-                if not _needs_build(selected):
+                if selected.name in member_dirs:
+                    key, git = f"local {selected.name}", None
+                    if key not in known:
+                        directory = member_dirs[selected.name]
+                        where_member = str(directory / "pyproject.toml")
+                        known[key] = (
+                            build_system_of_directory(directory, where_member),
+                            None,
+                            None,
+                        )
+                elif not _needs_build(selected):
                     continue
-                key, git = _source_key(selected, where)
+                else:
+                    key, git = _source_key(selected, where)
                 if key not in known:
                     known[key] = _learn(selected, key, git, resolver, Path(scratch), where)
                 build_system = known[key][0]

@@ -31,8 +31,16 @@ GENERATED = ("flake.nix", "flake.lock", "p2n", "result")
 
 
 def copy_project(source: Path, target: Path) -> Path:
-    """Copy a fixture project's sources (not its generated files) to ``target``."""
+    """Copy a fixture project's sources (not its generated files) to ``target``.
+
+    The recorded build-system lock is kept: like uv.lock it pins inputs, and
+    without it p2n would resolve build requirements anew (network, newer versions).
+    """
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(*GENERATED, "__pycache__"))
+    build_lock = source / "p2n" / "build-systems.toml"
+    if build_lock.is_file():
+        (target / "p2n").mkdir()
+        shutil.copyfile(build_lock, target / "p2n" / "build-systems.toml")
     return target
 
 

@@ -100,7 +100,47 @@ def test_dev_shell_has_the_interpreter_and_packages(
     )
     assert result.returncode == 0, result.stderr
     prefix, virtual_env = result.stdout.split()
-    assert prefix == virtual_env == str(built_env.resolve())
+    # The shell's environment: the same wheels, the project itself editable.
+    assert prefix == virtual_env
+    assert prefix.startswith("/nix/store/") and prefix.endswith("-hello-p2n-dev-env")
+    assert prefix != str(built_env.resolve())
+
+
+def test_dev_shell_installs_the_project_editable(
+    example_project: Path, standin_override: list[str], built_env: Path
+) -> None:
+    """An edit to the working tree shows in the shell at once, with no rebuild."""
+    probe = (
+        "import os, hello_p2n; print(os.environ['VIRTUAL_ENV']); print(hello_p2n.__file__); "
+        "print(getattr(hello_p2n, 'EDITED', 'no'))"
+    )
+    module = example_project / "src" / "hello_p2n" / "__init__.py"
+
+    def shell() -> list[str]:
+        result = run_nix(
+            "develop",
+            f"path:{example_project}",
+            *standin_override,
+            "-c",
+            "python",
+            "-c",
+            probe,
+            cwd=example_project / "src",
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    env, where, edited = shell()
+    assert where == str(module) and edited == "no"
+    original = module.read_text()
+    module.write_text(original + "\nEDITED = 'yes'\n")
+    try:
+        assert shell() == [env, str(module), "yes"]
+    finally:
+        module.write_text(original)
+    # The built environment keeps its own copy, built by the project's backend.
+    site = next((built_env / "lib").glob("python3.*/site-packages"))
+    assert (site / "hello_p2n" / "__init__.py").is_file()
 
 
 def test_nix_run_runs_the_project_script(

@@ -27,6 +27,11 @@
             hello-p2n = "hello_p2n.main:main";
           };
         };
+        build = {
+          requires = "hatchling";
+          backend = "hatchling.build";
+          backendPath = [ ];
+        };
         deps = [ "attrs" "iniconfig" "rich" ];
       };
       iniconfig = {
@@ -93,6 +98,11 @@
           scripts = {
             hello-p2n = "hello_p2n.main:main";
           };
+        };
+        build = {
+          requires = "hatchling";
+          backend = "hatchling.build";
+          backendPath = [ ];
         };
         deps = [ "attrs" "iniconfig" "rich" ];
       };
@@ -161,6 +171,11 @@
             hello-p2n = "hello_p2n.main:main";
           };
         };
+        build = {
+          requires = "hatchling";
+          backend = "hatchling.build";
+          backendPath = [ ];
+        };
         deps = [ "attrs" "iniconfig" "rich" ];
       };
       iniconfig = {
@@ -228,6 +243,11 @@
             hello-p2n = "hello_p2n.main:main";
           };
         };
+        build = {
+          requires = "hatchling";
+          backend = "hatchling.build";
+          backendPath = [ ];
+        };
         deps = [ "attrs" "iniconfig" "rich" ];
       };
       iniconfig = {
@@ -275,6 +295,144 @@
         };
         deps = [ "markdown-it-py" "pygments" ];
       };
+    };
+  };
+  buildSystems = {
+    aarch64-darwin = {
+      hatchling = [
+        {
+          name = "hatchling-1.33.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/32/64/4afe5dd77b2939a93e8c9513f8082dbd049ecba9c1484a379a0f6ae29d6b/hatchling-1.33.0-py3-none-any.whl";
+          sha256 = "415290b84f464d2884303fca8974d38e7b85579069fab02a15db0828fbb1446d";
+        }
+        {
+          name = "packaging-26.4-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/ba/7b/5504f91c9c2733f693d7759e50ede5d27119d4da7e5836c46d3b5ff81d56/packaging-26.4-py3-none-any.whl";
+          sha256 = "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2";
+        }
+        {
+          name = "pathspec-1.1.1-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/f1/d9/7fb5aa316bc299258e68c73ba3bddbc499654a07f151cba08f6153988714/pathspec-1.1.1-py3-none-any.whl";
+          sha256 = "a00ce642f577bf7f473932318056212bc4f8bfdf53128c78bbd5af0b9b20b189";
+        }
+        {
+          name = "pluggy-1.7.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/40/9e/2b38731e0fc536806f16490e1a12d7f0dc2a1235aa8cc07bcc75416a7daa/pluggy-1.7.0-py3-none-any.whl";
+          sha256 = "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec";
+        }
+        {
+          name = "tomlkit-0.15.2-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/da/46/7d84138a60a8bd796825b2d38ebe92d0d16501ca57d501b7c5d677401bbc/tomlkit-0.15.2-py3-none-any.whl";
+          sha256 = "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437";
+        }
+        {
+          name = "trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/30/81/0da8afb52a71d0a4f2bd3152357b1a441e393b286374802b9d3addab4ab5/trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          sha256 = "8b1ff4f9c191b1040b71c37f1e445ab99732911e3cd91de52838453a854d7a17";
+        }
+      ];
+    };
+    aarch64-linux = {
+      hatchling = [
+        {
+          name = "hatchling-1.33.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/32/64/4afe5dd77b2939a93e8c9513f8082dbd049ecba9c1484a379a0f6ae29d6b/hatchling-1.33.0-py3-none-any.whl";
+          sha256 = "415290b84f464d2884303fca8974d38e7b85579069fab02a15db0828fbb1446d";
+        }
+        {
+          name = "packaging-26.4-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/ba/7b/5504f91c9c2733f693d7759e50ede5d27119d4da7e5836c46d3b5ff81d56/packaging-26.4-py3-none-any.whl";
+          sha256 = "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2";
+        }
+        {
+          name = "pathspec-1.1.1-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/f1/d9/7fb5aa316bc299258e68c73ba3bddbc499654a07f151cba08f6153988714/pathspec-1.1.1-py3-none-any.whl";
+          sha256 = "a00ce642f577bf7f473932318056212bc4f8bfdf53128c78bbd5af0b9b20b189";
+        }
+        {
+          name = "pluggy-1.7.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/40/9e/2b38731e0fc536806f16490e1a12d7f0dc2a1235aa8cc07bcc75416a7daa/pluggy-1.7.0-py3-none-any.whl";
+          sha256 = "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec";
+        }
+        {
+          name = "tomlkit-0.15.2-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/da/46/7d84138a60a8bd796825b2d38ebe92d0d16501ca57d501b7c5d677401bbc/tomlkit-0.15.2-py3-none-any.whl";
+          sha256 = "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437";
+        }
+        {
+          name = "trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/30/81/0da8afb52a71d0a4f2bd3152357b1a441e393b286374802b9d3addab4ab5/trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          sha256 = "8b1ff4f9c191b1040b71c37f1e445ab99732911e3cd91de52838453a854d7a17";
+        }
+      ];
+    };
+    x86_64-darwin = {
+      hatchling = [
+        {
+          name = "hatchling-1.33.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/32/64/4afe5dd77b2939a93e8c9513f8082dbd049ecba9c1484a379a0f6ae29d6b/hatchling-1.33.0-py3-none-any.whl";
+          sha256 = "415290b84f464d2884303fca8974d38e7b85579069fab02a15db0828fbb1446d";
+        }
+        {
+          name = "packaging-26.4-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/ba/7b/5504f91c9c2733f693d7759e50ede5d27119d4da7e5836c46d3b5ff81d56/packaging-26.4-py3-none-any.whl";
+          sha256 = "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2";
+        }
+        {
+          name = "pathspec-1.1.1-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/f1/d9/7fb5aa316bc299258e68c73ba3bddbc499654a07f151cba08f6153988714/pathspec-1.1.1-py3-none-any.whl";
+          sha256 = "a00ce642f577bf7f473932318056212bc4f8bfdf53128c78bbd5af0b9b20b189";
+        }
+        {
+          name = "pluggy-1.7.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/40/9e/2b38731e0fc536806f16490e1a12d7f0dc2a1235aa8cc07bcc75416a7daa/pluggy-1.7.0-py3-none-any.whl";
+          sha256 = "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec";
+        }
+        {
+          name = "tomlkit-0.15.2-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/da/46/7d84138a60a8bd796825b2d38ebe92d0d16501ca57d501b7c5d677401bbc/tomlkit-0.15.2-py3-none-any.whl";
+          sha256 = "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437";
+        }
+        {
+          name = "trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/30/81/0da8afb52a71d0a4f2bd3152357b1a441e393b286374802b9d3addab4ab5/trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          sha256 = "8b1ff4f9c191b1040b71c37f1e445ab99732911e3cd91de52838453a854d7a17";
+        }
+      ];
+    };
+    x86_64-linux = {
+      hatchling = [
+        {
+          name = "hatchling-1.33.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/32/64/4afe5dd77b2939a93e8c9513f8082dbd049ecba9c1484a379a0f6ae29d6b/hatchling-1.33.0-py3-none-any.whl";
+          sha256 = "415290b84f464d2884303fca8974d38e7b85579069fab02a15db0828fbb1446d";
+        }
+        {
+          name = "packaging-26.4-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/ba/7b/5504f91c9c2733f693d7759e50ede5d27119d4da7e5836c46d3b5ff81d56/packaging-26.4-py3-none-any.whl";
+          sha256 = "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2";
+        }
+        {
+          name = "pathspec-1.1.1-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/f1/d9/7fb5aa316bc299258e68c73ba3bddbc499654a07f151cba08f6153988714/pathspec-1.1.1-py3-none-any.whl";
+          sha256 = "a00ce642f577bf7f473932318056212bc4f8bfdf53128c78bbd5af0b9b20b189";
+        }
+        {
+          name = "pluggy-1.7.0-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/40/9e/2b38731e0fc536806f16490e1a12d7f0dc2a1235aa8cc07bcc75416a7daa/pluggy-1.7.0-py3-none-any.whl";
+          sha256 = "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec";
+        }
+        {
+          name = "tomlkit-0.15.2-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/da/46/7d84138a60a8bd796825b2d38ebe92d0d16501ca57d501b7c5d677401bbc/tomlkit-0.15.2-py3-none-any.whl";
+          sha256 = "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437";
+        }
+        {
+          name = "trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          url = "https://files.pythonhosted.org/packages/30/81/0da8afb52a71d0a4f2bd3152357b1a441e393b286374802b9d3addab4ab5/trove_classifiers-2026.9.21.13-py3-none-any.whl";
+          sha256 = "8b1ff4f9c191b1040b71c37f1e445ab99732911e3cd91de52838453a854d7a17";
+        }
+      ];
     };
   };
 }

@@ -1,11 +1,15 @@
-"""Builder for a project's own local source (the project, workspace members).
+"""Builder of an editable install of a local package (the project, workspace members).
 
-Until sdist/PEP 517 builds land, a local project is installed the way an
-editable install works: a ``.pth`` file puts its import root (a store copy
-of the source) on ``sys.path``, a minimal ``.dist-info`` makes it visible to
-``importlib.metadata``, and console scripts are generated with installer.
-Inputs: ``src``, ``importRoot``, ``pname``, ``version``, ``scriptsJSON``,
-``installerWheel``, ``interpreter``, ``sitePackages``.
+Used by the development shell (and for local packages without a build
+system): a ``.pth`` file puts the import root on ``sys.path``, a minimal
+``.dist-info`` makes it visible to ``importlib.metadata``, and console
+scripts are generated with installer. With ``memberPath`` (the package's
+directory relative to the project) the ``.pth`` looks the import root up at
+interpreter start below ``$P2N_PROJECT_ROOT`` (the working tree, exported by
+the dev shell), so edits take effect without a rebuild; without it the store
+copy ``src`` is used.
+Inputs: ``src``, ``importRoot``, ``memberPath``, ``pname``, ``version``,
+``scriptsJSON``, ``installerWheel``, ``interpreter``, ``sitePackages``.
 """
 
 import json
@@ -22,9 +26,18 @@ version = os.environ["version"]
 site_packages = os.path.join(out, os.environ["sitePackages"])
 os.makedirs(site_packages)
 dist = name.replace("-", "_")
-import_root = os.path.normpath(os.path.join(os.environ["src"], os.environ["importRoot"]))
 with open(os.path.join(site_packages, f"_p2n_{dist}.pth"), "w") as pth:
-    pth.write(import_root + "\n")
+    if os.environ.get("memberPath"):
+        # Editable (the dev shell): the working tree found at shell start. The source is
+        # not an input, so editing it never rebuilds this derivation.
+        relative = os.path.normpath(os.path.join(os.environ["memberPath"], os.environ["importRoot"]))
+        pth.write(
+            "import os, sys; p2n_root = os.environ.get('P2N_PROJECT_ROOT'); "
+            f"p2n_root and sys.path.append(os.path.join(p2n_root, {relative!r}))\n"
+        )
+    else:
+        import_root = os.path.normpath(os.path.join(os.environ["src"], os.environ["importRoot"]))
+        pth.write(import_root + "\n")
 
 scripts = json.loads(os.environ["scriptsJSON"])
 info = os.path.join(site_packages, f"{dist}-{version}.dist-info")

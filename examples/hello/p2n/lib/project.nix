@@ -6,9 +6,12 @@
   without VCS folders, virtualenvs, build results, caches and p2n's own
   generated files, so editing those never rebuilds the project.
 
-  `installProject { python, system, installerWheel, pname, version, src, importRoot, scripts }`
+  `installProject { python, system, installerWheel, pname, version, src, importRoot, scripts, memberPath ? "" }`
   puts `src/<importRoot>` on `sys.path` with a `.pth` file, writes a minimal
   `.dist-info` and the console `scripts` (an attribute set name -> "module:attr").
+  With `memberPath` (the package's directory relative to the project) it is an
+  editable install for the dev shell: the `.pth` prefers
+  `$P2N_PROJECT_ROOT/<memberPath>/<importRoot>`, the working tree.
 */
 let
   ignoredAnywhere = [
@@ -64,9 +67,13 @@ in
       src,
       importRoot,
       scripts,
+      memberPath ? "",
     }:
     derivation {
-      name = "python${python.pythonVersion}-${pname}-${version}";
+      name = "python${python.pythonVersion}-${pname}-${version}${
+        if memberPath != "" then "-editable" else ""
+      }";
+      inherit memberPath;
       inherit
         system
         pname
