@@ -48,6 +48,17 @@ let
           root
           ;
       } pname entry;
+      # A pinned file: downloaded, or (a path source) copied from the project, hash-checked.
+      fileOf =
+        file:
+        if file ? path then
+          builtins.path {
+            inherit (file) name sha256;
+            path = root + "/${file.path}";
+            recursive = false;
+          }
+        else
+          fetchFile file;
       localSrc = localSource {
         inherit root;
         inherit (entry.local) path;
@@ -95,7 +106,7 @@ let
         };
     in
     if entry ? sdist then
-      fromSource (fetchFile entry.sdist) null
+      fromSource (fileOf entry.sdist) null
     else if entry ? git then
       fromSource (builtins.fetchGit {
         inherit (entry.git) url rev narHash;
@@ -110,7 +121,7 @@ let
           pname
           ;
         inherit (entry) version;
-        wheel = fetchFile entry.wheel;
+        wheel = fileOf entry.wheel;
         wheelName = entry.wheel.name;
         extraAttrs = native;
       }

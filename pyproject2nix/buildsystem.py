@@ -131,3 +131,23 @@ def download(url: str, sha256: str, destination: Path, where: str) -> Path:
         )
     shutil.move(partial, destination)
     return destination
+
+
+def local_file(root: Path, relative: str, sha256: str, where: str) -> Path:
+    """A file of a path source, inside the project and matching the lock's sha256."""
+    parts = PurePosixPath(relative)
+    if parts.is_absolute() or ".." in parts.parts:
+        raise InputError(
+            f"{where}: {relative} is outside the project directory; a flake can only read "
+            "files below its root: move it into the project and re-lock"
+        )
+    path = root / parts
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read {relative}: {exc.strerror}") from exc
+    if digest != sha256:
+        raise InputError(
+            f"{where}: {relative} has sha256 {digest}, the lock says {sha256}; re-lock"
+        )
+    return path

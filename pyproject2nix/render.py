@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE
+from .model import Artifact, SourceKind
 from .nixexpr import NixValue, render, string
 from .overrides import Overrides
 from .project import LocalProject
@@ -83,11 +84,7 @@ def _entry(
     if build is not None and package.name not in members:
         entry.update(_source_build(selected, overrides, elf, build))
     elif selected.wheel is not None:
-        entry["wheel"] = {
-            "name": selected.wheel.filename,
-            "url": selected.wheel.url,
-            "sha256": selected.wheel.sha256,
-        }
+        entry["wheel"] = _file(selected, selected.wheel)
         if elf and any(tag.platform != "any" for tag in selected.wheel.tags):
             # Native code: its ELF files get a RUNPATH to these nixpkgs packages.
             entry["libraries"] = list(overrides.libraries_for(package.name))
@@ -104,17 +101,19 @@ def _entry(
     return entry
 
 
+def _file(selected: SelectedPackage, artifact: Artifact) -> dict[str, NixValue]:
+    """A wheel or sdist: fetched by URL, or (a path source) a file of the project's tree."""
+    where = "path" if selected.package.source.kind is SourceKind.PATH else "url"
+    return {"name": artifact.filename, where: artifact.url, "sha256": artifact.sha256}
+
+
 def _source_build(
     selected: SelectedPackage, overrides: Overrides, elf: bool, build: SourceBuild
 ) -> dict[str, NixValue]:
     """Data of a package built from an sdist or a git checkout, with its overrides."""
     entry: dict[str, NixValue] = {}
     if selected.sdist is not None:
-        entry["sdist"] = {
-            "name": selected.sdist.filename,
-            "url": selected.sdist.url,
-            "sha256": selected.sdist.sha256,
-        }
+        entry["sdist"] = _file(selected, selected.sdist)
     elif build.git is not None:
         git: dict[str, NixValue] = {
             "url": build.git.url,
@@ -188,11 +187,7 @@ def lock_data(data: RenderInput) -> str:
     )
     notes = "".join(f"# {_comment_text(line)}\n" for line in data.notes)
     return (
-        header("locked packages per system", data.lock_file)
-        + record
-        + notes
-        + render(value)
-        + "\n"
+        header("locked packages per system", data.lock_file) + record + notes + render(value) + "\n"
     )
 
 

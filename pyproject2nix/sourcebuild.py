@@ -17,7 +17,13 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from .buildlock import PinnedWheel, RecordedSource, Resolver
-from .buildsystem import BuildSystem, build_system_of_directory, build_system_of_sdist, download
+from .buildsystem import (
+    BuildSystem,
+    build_system_of_directory,
+    build_system_of_sdist,
+    download,
+    local_file,
+)
 from .gitsource import GitSource, fetch_tree, parse_git_location
 from .model import Lock, SourceKind
 from .overrides import Overrides
@@ -89,7 +95,9 @@ def plan_source_builds(
                 else:
                     key, git = _source_key(selected, where)
                 if key not in known:
-                    known[key] = _learn(selected, key, git, resolver, Path(scratch), where)
+                    known[key] = _learn(
+                        selected, key, git, resolver, Path(scratch), where, lock.path.parent
+                    )
                 build_system = known[key][0]
                 extra = overrides.package(selected.name).build_requires
                 requires = tuple(dict.fromkeys((*build_system.requires, *extra)))
@@ -131,6 +139,7 @@ def _learn(
     resolver: Resolver,
     scratch: Path,
     where: str,
+    lock_dir: Path,
 ) -> tuple[BuildSystem, GitSource | None, str | None]:
     """A source's build system (and NAR hash): recorded, else fetched now and recorded."""
     recorded = resolver.source(key)
@@ -140,9 +149,12 @@ def _learn(
     if selected.sdist is not None:
         if not resolver.online:
             raise resolver.stale(f"{key} ({selected.name}) is not recorded")
-        path = download(
-            selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
-        )
+        if selected.package.source.kind is SourceKind.PATH:
+            path = local_file(lock_dir, selected.sdist.url, selected.sdist.sha256, here)
+        else:
+            path = download(
+                selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
+            )
         build_system = build_system_of_sdist(path, here)
         resolver.record_source(key, RecordedSource(build_system))
         return build_system, None, None

@@ -175,18 +175,20 @@ def filename_of(table: TomlTable, url: str | None) -> str:
     return unquote(name) if "%" in name else name
 
 
-def _artifact_url(table: TomlTable) -> str:
+def _artifact_url(table: TomlTable, source: Source | None = None) -> str:
     url = table.opt_string("url")
     if url is not None:
         return url
     path = table.opt_string("path")
     if path is not None:
         return path
+    if source is not None and source.kind is SourceKind.PATH:
+        return source.location  # a local file: uv names it in the source only
     raise table.error(None, "has neither 'url' nor 'path'")
 
 
-def _wheel(table: TomlTable) -> Wheel:
-    url = _artifact_url(table)
+def _wheel(table: TomlTable, source: Source | None = None) -> Wheel:
+    url = _artifact_url(table, source)
     filename = filename_of(table, url)
     tags = _wheel_tags(table, filename)
     return Wheel(
@@ -211,8 +213,8 @@ def _wheel_tags(table: TomlTable, filename: str) -> frozenset[Tag]:
     return parse_tag("-".join(parts[-3:]))
 
 
-def _sdist(table: TomlTable) -> Artifact:
-    url = _artifact_url(table)
+def _sdist(table: TomlTable, source: Source | None = None) -> Artifact:
+    url = _artifact_url(table, source)
     return Artifact(
         url=url,
         sha256=_hash(table),
@@ -255,12 +257,13 @@ def _package(table: TomlTable) -> LockedPackage:
     sdist_table = table.opt_table("sdist")
     optional = table.opt_table("optional-dependencies")
     dev = table.opt_table("dev-dependencies")
+    source = _source(table)
     return LockedPackage(
         name=name,
         version=_version(table, "version"),
-        source=_source(table),
-        wheels=tuple(_wheel(w) for w in table.tables("wheels")),
-        sdist=_sdist(sdist_table) if sdist_table is not None else None,
+        source=source,
+        wheels=tuple(_wheel(w, source) for w in table.tables("wheels")),
+        sdist=_sdist(sdist_table, source) if sdist_table is not None else None,
         dependencies=tuple(_dependency(d) for d in table.tables("dependencies")),
         optional_dependencies=_groups(optional) if optional else (),
         dependency_groups=_groups(dev) if dev else (),

@@ -150,3 +150,47 @@ def test_workspace_with_sdist_git_and_native_wheel_runs(
     result = run_nix("run", f"path:{workspace}", *standin_override)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "member-b via member-a flit from git greenlet"
+
+
+SIX_URL = (
+    "https://files.pythonhosted.org/packages/b7/ce/149a00dd41f10bc29e5921b496af8b574d8413afcd5e30"
+    "dfa0ed46c2cc5e/six-1.17.0-py2.py3-none-any.whl"
+)
+
+
+def test_direct_url_wheel_path_sdist_and_directory(
+    tmp_path: Path, standin_override: list[str]
+) -> None:
+    project = tmp_path / "paths"
+    (project / "libdir" / "libdir_pkg").mkdir(parents=True)
+    (project / "libdir" / "libdir_pkg" / "__init__.py").write_text('VALUE = "directory"\n')
+    (project / "libdir" / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+        '[project]\nname = "libdir-pkg"\nversion = "2.0"\n'
+    )
+    sdist = build_sdist(FIXTURES / "sdists" / "flit", project / "dist", tmp_path)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "paths"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["six @ {SIX_URL}", "demo-flit", "libdir-pkg"]\n\n'
+        f'[tool.uv.sources]\ndemo-flit = {{ path = "dist/{sdist.name}" }}\n'
+        'libdir-pkg = { path = "libdir" }\n'
+    )
+    subprocess.run([uv(), "lock", "--quiet"], cwd=project, check=True, capture_output=True)
+    generated = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert generated.returncode == 0, generated.stderr
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    assert f'path = "dist/{sdist.name}";' in lock_nix
+    assert f'url = "{SIX_URL}";' in lock_nix
+    result = run_nix("build", f"path:{project}", *standin_override, "-o", str(project / "result"))
+    assert result.returncode == 0, result.stderr
+    code = (
+        "import six, demo_flit, libdir_pkg; "
+        "print(six.__version__, demo_flit.VALUE, libdir_pkg.VALUE)"
+    )
+    ran = subprocess.run(
+        [str(project / "result" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stdout.split() == ["1.17.0", "flit", "directory"]
