@@ -94,3 +94,19 @@ def test_pylock_project_builds_and_imports(tmp_path: Path, standin_override: lis
         [str(env / "bin" / "hello-p2n")], capture_output=True, text=True, check=False
     )
     assert script.returncode == 0 and "hello from a Nix-built" in script.stdout
+
+
+@pytest.mark.usefixtures("_cache")
+def test_poetry_1_1_lock_builds_and_imports(tmp_path: Path, standin_override: list[str]) -> None:
+    project = copy_project(POETRY_FIXTURES / "lock-1.1", tmp_path / "old")
+    generated = run_p2n(
+        "generate", "--project", str(project), "--system", "x86_64-linux", "--extra", "yaml"
+    )
+    assert generated.returncode == 0, generated.stderr
+    env = _build(project, standin_override)
+    out = _python(
+        env,
+        "import attrs, six, rich, exceptiongroup, iniconfig, yaml, demo_old; "
+        "print(yaml.__version__)",
+    )
+    assert out.split()[-1] == "6.0.4"  # a native wheel (manylinux) from [metadata.files]
