@@ -191,7 +191,7 @@ def test_standin_offers_only_the_contract(standin: Path) -> None:
         ]
     )
     assert json.loads(names.stdout) == {
-        SYSTEM: sorted(["mkShell", PYTHON_ATTR, "patchelf", "stdenv", "zlib"])
+        SYSTEM: sorted(["mkShell", PYTHON_ATTR, "patch", "patchelf", "stdenv", "zlib"])
     }
     stdenv = nix(
         [

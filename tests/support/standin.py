@@ -187,6 +187,7 @@ def make_standin(dest: Path) -> Path:
     host = host_python()
     bash = _tool("bash-static", "apt-get install bash-static")
     patchelf = _tool("patchelf", "apt-get install patchelf")
+    patch = _tool("patch", "apt-get install patch")
     dest = dest.absolute()
     if dest.exists() and any(dest.iterdir()):
         raise StandinError(f"{dest} is not empty; the stand-in needs a fresh directory")
@@ -206,9 +207,10 @@ def make_standin(dest: Path) -> Path:
             shutil.copyfile(module, dynload_dir / module.name)
     shutil.copyfile(bash, dest / "bin" / "bash")
     shutil.copyfile(patchelf, dest / "bin" / "patchelf")
+    shutil.copyfile(patch, dest / "bin" / "patch")
 
     python_elves = [binary, *sorted(dynload_dir.iterdir())]
-    libraries = _shared_libraries([host.binary, patchelf, *python_elves[1:]])
+    libraries = _shared_libraries([host.binary, patchelf, patch, *python_elves[1:]])
     for soname, path in list(libraries.items()):
         if soname.startswith("libpython"):
             # A shared libpython belongs to the python package, like nixpkgs' $out/lib;
@@ -402,24 +404,26 @@ _FLAKE_NIX = """\
       gccLib = copyOf "gcc-standin-lib" "gcc-lib";
       zlib = copyOf "zlib-standin" "zlib";
 
-      # patchelf: bin/patchelf, the host's binary run by the copied loader.
-      patchelf = expose (derivation {
-        name = "patchelf-standin";
-        inherit system;
+      # A host tool as a package: bin/<tool>, the host's binary run by the copied loader.
+      hostTool = tool: expose (derivation {
+        name = "${tool}-standin";
+        inherit system tool;
         builder = python.interpreter;
         args = [ "-c" ''
           import os
           os.makedirs(os.environ["out"] + "/bin")
-          path = os.environ["out"] + "/bin/patchelf"
+          path = os.environ["out"] + "/bin/" + os.environ["tool"]
           with open(path, "w") as script:
               script.write(os.environ["script"])
           os.chmod(path, 0o555)
         '' ];
         script = ''
           #!${src}/bin/bash
-          exec ${loader} --library-path ${src}/libs ${src}/bin/patchelf "$@"
+          exec ${loader} --library-path ${src}/libs ${src}/bin/${tool} "$@"
         '';
       }) { };
+      patchelf = hostTool "patchelf";
+      patch = hostTool "patch";
 
       # Attributes nixpkgs' mkShell/mkDerivation give a meaning the stand-in does not
       # have: refuse them instead of passing them on as plain environment variables.
@@ -449,7 +453,7 @@ _FLAKE_NIX = """\
     {
       legacyPackages.${system} = {
         @attr@ = python;
-        inherit mkShell patchelf zlib;
+        inherit mkShell patchelf patch zlib;
         stdenv = { cc = { cc = { lib = gccLib; }; }; };
       };
     };
