@@ -1,0 +1,1 @@
+"""Benchmarks of p2n (run with bench/run)."""

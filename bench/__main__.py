@@ -1,0 +1,607 @@
+"""``bench/run``: p2n against uv and against plain Nix builds, measured in one run.
+
+Sections (``--only`` picks some):
+
+- ``generate``: ``p2n generate`` on the largest real lock fixtures, a synthetic
+  1,000-package uv.lock and (when present) the large poetry.lock, each uv lock
+  paired with ``uv export --frozen --offline`` on the same lock (A B A B ...).
+- ``eval``: ``nix eval --raw …#packages.x86_64-linux.default.drvPath`` of the
+  generated flakes, whole command and the evaluator's own CPU time
+  (``NIX_SHOW_STATS``), beside a baseline that evaluates only the env's name.
+- ``build``: cold build of ``tests/fixtures/uv/medium`` (~70 wheels) with Nix
+  into a fresh chroot store each run, against ``uv sync --frozen`` with an empty
+  cache and a fresh venv (with and without ``--compile-bytecode``: p2n's builds
+  byte-compile, plain ``uv sync`` does not).
+- ``verify``: ``p2n verify`` of the same environment against one plain cold build.
+
+Builds use the nixpkgs stand-in of the tests (``tests/support/standin.py``). Its
+standard library carries no bytecode, so every build that imports the stdlib
+compiles it from source; nixpkgs' python ships the stdlib's ``__pycache__``. The
+bench therefore also makes a stand-in with the stdlib byte-compiled
+(``unchecked-hash`` pycs) and uses it except in the row that says otherwise.
+
+Targets are printed beside the figures, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.measure import (  # noqa: E402
+    CommandFailed,
+    Sample,
+    median,
+    read_timeline,
+    run_measured,
+)
+from bench.synthetic import write_synthetic_project  # noqa: E402
+from tests.support.nixenv import TEST_NIX_CONFIG  # noqa: E402
+from tests.support.standin import STANDIN_SYSTEM, make_standin  # noqa: E402
+
+SCHEMA = "p2n.bench/1"
+UV_FIXTURES = REPO / "tests" / "fixtures" / "uv"
+POETRY_FIXTURE = REPO / "tests" / "fixtures" / "poetry" / "large-2.1"
+BUILD_PROJECT = "medium"
+TUNED_OPTIONS = ("--option", "max-jobs", "auto")
+
+TARGETS = {
+    "generate": "≤ 4x uv export (~350-package uv.lock)",
+    "generate-poetry": "< 0.3 s warm (~650-package poetry.lock)",
+    "eval": "< 0.2 s (~330 packages)",
+    "build": "≤ 1.3x uv sync cold",
+    "verify": "≤ 2.2x one cold build",
+}
+
+
+@dataclass
+class Bench:
+    """Where the bench works and what it was asked for."""
+
+    work: Path
+    runs: int
+    quick: bool
+    log: Path
+    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    projects: dict[str, Path] = field(default_factory=dict)
+    standins: dict[str, Path] = field(default_factory=dict)
+
+    def add(self, section: str, row: dict[str, Any]) -> None:
+        self.results.setdefault(section, []).append(row)
+
+    def note(self, message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def tool(name: str) -> str:
+    """A tool from the repo's virtualenv (as scripts/setup.sh makes it), else from PATH."""
+    local = REPO / ".venv" / "bin" / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"bench: {name} not found; run scripts/setup.sh")
+    return found
+
+
+def nix_env(**extra: str) -> dict[str, str]:
+    """The environment for Nix: the tests' settings (no substituters, sandbox on)."""
+    env = dict(os.environ)
+    env["NIX_CONFIG"] = TEST_NIX_CONFIG
+    env.update(extra)
+    return env
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a tree Nix made read-only (a chroot store)."""
+    if not path.exists():
+        return
+    subprocess.run(["chmod", "-R", "u+w", str(path)], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- setup -------------------------------------------------------------------
+
+
+def make_standins(bench: Bench) -> None:
+    """The tests' stand-in, and a copy whose stdlib carries bytecode like nixpkgs' python."""
+    plain = make_standin(bench.work / "standin")
+    compiled = bench.work / "standin-bytecode"
+    shutil.copytree(plain, compiled, symlinks=True)
+    stdlib = next((compiled / "python" / "lib").glob("python3.*"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(stdlib),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    bench.standins = {"plain": plain, "bytecode": compiled}
+
+
+def project(bench: Bench, name: str) -> Path:
+    """A copy of a lock fixture (or the synthetic lock) in the work directory, generated once."""
+    if name in bench.projects:
+        return bench.projects[name]
+    directory = bench.work / "projects" / name
+    if name == "synthetic-1000":
+        write_synthetic_project(directory, 1000)
+    elif name == "poetry-large":
+        shutil.copytree(POETRY_FIXTURE, directory)
+    else:
+        directory.mkdir(parents=True)
+        for file in ("pyproject.toml", "uv.lock"):
+            shutil.copy2(UV_FIXTURES / name / file, directory / file)
+    run_measured([tool("p2n"), "generate", "--project", str(directory)], log=bench.log)
+    bench.projects[name] = directory
+    return directory
+
+
+def count_packages(lock: Path) -> int:
+    return sum(1 for line in lock.read_text().splitlines() if line == "[[package]]")
+
+
+# --- sections ----------------------------------------------------------------
+
+
+def bench_generate(bench: Bench) -> None:
+    locks = ["large", "forks", "medium", "synthetic-1000"]
+    for name in locks:
+        directory = project(bench, name)  # also the warm-up run
+        lock = directory / "uv.lock"
+        p2n_argv = [tool("p2n"), "generate", "--project", str(directory)]
+        uv_argv = [tool("uv"), "export", "--frozen", "--offline", "-q", "--no-header"]
+        run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False)
+        p2n: list[Sample] = []
+        uv: list[Sample] = []
+        for _ in range(bench.runs):
+            p2n.append(run_measured(p2n_argv, log=bench.log))
+            uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
+        ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
+        bench.add(
+            "generate",
+            {
+                "lock": name,
+                "format": "uv.lock",
+                "packages": count_packages(lock),
+                "lock_bytes": lock.stat().st_size,
+                "runs": bench.runs,
+                "p2n_wall_s": median([s.wall for s in p2n]),
+                "p2n_cpu_s": median([s.cpu for s in p2n]),
+                "p2n_peak_rss_mib": max(s.max_rss_kib for s in p2n) / 1024,
+                "uv_export_wall_s": median([s.wall for s in uv]),
+                "ratio": median(ratios),
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+                "target": TARGETS["generate"] if name in ("large", "synthetic-1000") else None,
+                "meets_target": median(ratios) <= 4 if name == "large" else None,
+            },
+        )
+    if POETRY_FIXTURE.is_dir() and not bench.quick:
+        try:
+            directory = project(bench, "poetry-large")  # warm-up: fills p2n's URL cache
+        except CommandFailed as exc:
+            bench.note(f"poetry.lock generate skipped: {exc}")
+            return
+        argv = [tool("p2n"), "generate", "--project", str(directory)]
+        samples = [run_measured(argv, log=bench.log) for _ in range(bench.runs)]
+        wall = median([s.wall for s in samples])
+        bench.add(
+            "generate",
+            {
+                "lock": "poetry-large",
+                "format": "poetry.lock",
+                "packages": count_packages(directory / "poetry.lock"),
+                "lock_bytes": (directory / "poetry.lock").stat().st_size,
+                "runs": bench.runs,
+                "p2n_wall_s": wall,
+                "p2n_cpu_s": median([s.cpu for s in samples]),
+                "p2n_peak_rss_mib": max(s.max_rss_kib for s in samples) / 1024,
+                "uv_export_wall_s": None,
+                "ratio": None,
+                "target": TARGETS["generate-poetry"],
+                "meets_target": wall < 0.3,
+            },
+        )
+
+
+def bench_eval(bench: Bench) -> None:
+    standin = bench.standins["bytecode"]
+    for name in ["large", "synthetic-1000", "medium"]:
+        directory = project(bench, name)
+        ref = f"path:{directory}#packages.{STANDIN_SYSTEM}.default"
+        common = [
+            "--override-input",
+            "nixpkgs",
+            f"path:{standin}",
+            "--option",
+            "eval-cache",
+            "false",
+        ]
+        stats = bench.work / f"eval-stats-{name}.json"
+        env = nix_env(NIX_SHOW_STATS="1", NIX_SHOW_STATS_PATH=str(stats))
+        drv_argv = ["nix", "eval", "--raw", f"{ref}.drvPath", *common]
+        name_argv = ["nix", "eval", "--raw", f"{ref}.name", *common]
+        run_measured(drv_argv, env=env, log=bench.log)  # warm-up: sources into the store
+        drv: list[Sample] = []
+        base: list[Sample] = []
+        eval_cpu: list[float] = []
+        for _ in range(bench.runs):
+            drv.append(run_measured(drv_argv, env=env, log=bench.log))
+            eval_cpu.append(float(json.loads(stats.read_text())["cpuTime"]))
+            base.append(run_measured(name_argv, env=nix_env(), log=bench.log))
+        packages = len(
+            json.loads(
+                subprocess.run(
+                    ["nix", "eval", "--json", f"{ref}.packages", *common],
+                    env=nix_env(),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+        )
+        wall = median([s.wall for s in drv])
+        cpu = median(eval_cpu)
+        bench.add(
+            "eval",
+            {
+                "lock": name,
+                "packages": packages,
+                "runs": bench.runs,
+                "whole_command_s": wall,
+                "evaluator_cpu_s": cpu,
+                "baseline_name_only_s": median([s.wall for s in base]),
+                "peak_rss_mib": max(s.max_rss_kib for s in drv) / 1024,
+                "target": TARGETS["eval"] if name == "large" else None,
+                "meets_target": cpu < 0.2 if name == "large" else None,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class BuildVariant:
+    label: str
+    kind: str  # "nix" or "uv"
+    standin: str = "bytecode"
+    options: tuple[str, ...] = ()
+
+
+def build_variants(quick: bool) -> list[BuildVariant]:
+    variants = [
+        BuildVariant("nix, Nix defaults", "nix"),
+        BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+        BuildVariant("uv sync", "uv"),
+        BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",)),
+    ]
+    if not quick:
+        variants.insert(
+            0, BuildVariant("nix, Nix defaults, stand-in stdlib without .pyc", "nix", "plain")
+        )
+    return variants
+
+
+def nix_cold_build(bench: Bench, variant: BuildVariant, rep: int) -> dict[str, Any]:
+    directory = project(bench, BUILD_PROJECT)
+    store = bench.work / "stores" / f"{len(os.listdir(bench.work / 'stores'))}"
+    stamped = bench.work / f"timeline-{store.name}.log"
+    argv = [
+        "nix",
+        "build",
+        "--no-link",
+        "--store",
+        f"local?root={store}",
+        f"path:{directory}#packages.{STANDIN_SYSTEM}.default",
+        "--override-input",
+        "nixpkgs",
+        f"path:{bench.standins[variant.standin]}",
+        "--log-format",
+        "internal-json",
+        "-v",
+        *variant.options,
+    ]
+    try:
+        sample = run_measured(argv, env=nix_env(), log=bench.log, stamped_stderr=stamped)
+    finally:
+        remove_tree(store)
+    if sample.returncode != 0:
+        raise CommandFailed(f"nix build exited {sample.returncode}; see {stamped}")
+    return {
+        "wall_s": sample.wall,
+        "peak_rss_mib": sample.max_rss_kib / 1024,
+        "timeline": read_timeline(stamped).as_dict(),
+        "timeline_log": str(stamped),
+    }
+
+
+def uv_cold_sync(bench: Bench, variant: BuildVariant, rep: int) -> dict[str, Any]:
+    source = UV_FIXTURES / BUILD_PROJECT
+    directory = bench.work / "uv" / f"{rep}-{len(variant.options)}"
+    directory.mkdir(parents=True)
+    for file in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(source / file, directory / file)
+    env = dict(os.environ)
+    env.update(
+        UV_CACHE_DIR=str(directory / "cache"),
+        UV_PROJECT_ENVIRONMENT=str(directory / "venv"),
+        UV_PYTHON_DOWNLOADS="never",
+    )
+    python = getattr(sys, "_base_executable", sys.executable)
+    argv = [tool("uv"), "sync", "--frozen", "-q", "--python", python, *variant.options]
+    try:
+        sample = run_measured(argv, cwd=directory, env=env, log=bench.log)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {"wall_s": sample.wall, "peak_rss_mib": sample.max_rss_kib / 1024}
+
+
+def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
+    (bench.work / "stores").mkdir(exist_ok=True)
+    directory = project(bench, BUILD_PROJECT)
+    wheels = (
+        sum(
+            1
+            for line in (directory / "p2n" / "lock.nix").read_text().splitlines()
+            if line.strip().startswith("wheel = {")
+        )
+        // 2
+    )
+    variants = (
+        build_variants(bench.quick)
+        if "build" in sections
+        else [BuildVariant("nix, Nix defaults", "nix")]
+    )
+    runs = 1 if bench.quick else min(bench.runs, 2)
+    per_variant: dict[str, list[dict[str, Any]]] = {v.label: [] for v in variants}
+    verify_runs: list[dict[str, Any]] = []
+    for rep in range(runs):
+        for variant in variants:
+            bench.note(f"cold build {rep + 1}/{runs}: {variant.label}")
+            measure: Callable[[Bench, BuildVariant, int], dict[str, Any]] = (
+                nix_cold_build if variant.kind == "nix" else uv_cold_sync
+            )
+            per_variant[variant.label].append(measure(bench, variant, rep))
+        if "verify" in sections:
+            bench.note(f"verify {rep + 1}/{runs}")
+            verify_runs.append(run_verify(bench, directory))
+
+    def walls(label: str) -> list[float]:
+        return [run["wall_s"] for run in per_variant[label]]
+
+    if "build" in sections:
+        for variant in variants:
+            row: dict[str, Any] = {
+                "variant": variant.label,
+                "kind": variant.kind,
+                "project": BUILD_PROJECT,
+                "wheels_per_system": wheels,
+                "options": list(variant.options),
+                "standin": variant.standin if variant.kind == "nix" else None,
+                "runs": runs,
+                "wall_s": median(walls(variant.label)),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in per_variant[variant.label]),
+            }
+            if variant.kind == "nix":
+                for baseline in ("uv sync", "uv sync --compile-bytecode"):
+                    ratios = [
+                        a / b for a, b in zip(walls(variant.label), walls(baseline), strict=True)
+                    ]
+                    row[f"ratio_vs_{baseline.replace(' ', '_').replace('--', '')}"] = median(ratios)
+                row["timelines"] = [r["timeline"] for r in per_variant[variant.label]]
+                row["target"] = TARGETS["build"]
+                row["meets_target"] = row["ratio_vs_uv_sync"] <= 1.3
+            bench.add("build", row)
+    if "verify" in sections:
+        plain = walls("nix, Nix defaults")
+        ratios = [v["wall_s"] / p for v, p in zip(verify_runs, plain, strict=True)]
+        bench.add(
+            "verify",
+            {
+                "project": BUILD_PROJECT,
+                "runs": runs,
+                "verify_wall_s": median([v["wall_s"] for v in verify_runs]),
+                "one_cold_build_wall_s": median(plain),
+                "ratio": median(ratios),
+                "verdict": [v["verdict"] for v in verify_runs],
+                "verify_timings_s": [v["timings"] for v in verify_runs],
+                "target": TARGETS["verify"],
+                "meets_target": median(ratios) <= 2.2,
+            },
+        )
+
+
+def run_verify(bench: Bench, directory: Path) -> dict[str, Any]:
+    report = bench.work / "verify.json"
+    argv = [
+        tool("p2n"),
+        "verify",
+        f"path:{directory}",
+        "--override-input",
+        "nixpkgs",
+        f"path:{bench.standins['bytecode']}",
+        "--json",
+        str(report),
+        "--no-diffoscope",
+        "-q",
+    ]
+    sample = run_measured(argv, env=nix_env(), log=bench.log, check=False)
+    parsed = json.loads(report.read_text()) if report.exists() else {}
+    if sample.returncode not in (0, 1):
+        raise CommandFailed(f"p2n verify exited {sample.returncode}; see {bench.log}")
+    return {
+        "wall_s": sample.wall,
+        "verdict": parsed.get("verdict"),
+        "timings": parsed.get("timings_seconds"),
+    }
+
+
+# --- output ------------------------------------------------------------------
+
+
+def fmt_s(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def verdict(meets: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: ""}[meets]
+
+
+def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
+    rows = [["measure", "p2n / Nix", "paired with", "ratio", "target", ""]]
+    for row in results.get("generate", []):
+        what = f"generate {row['lock']} ({row['format']}, {row['packages']} pkgs, "
+        what += f"{row['lock_bytes'] / 1e6:.1f} MB)"
+        mine = f"{fmt_s(row['p2n_wall_s'])}, {row['p2n_peak_rss_mib']:.0f} MiB"
+        paired = f"uv export {fmt_s(row['uv_export_wall_s'])}" if row["ratio"] else "—"
+        ratio = f"{row['ratio']:.1f}x" if row["ratio"] else "—"
+        rows.append([what, mine, paired, ratio, row["target"] or "", verdict(row["meets_target"])])
+    for row in results.get("eval", []):
+        what = f"nix eval drvPath {row['lock']} ({row['packages']} pkgs)"
+        mine = f"{fmt_s(row['whole_command_s'])} (evaluator {fmt_s(row['evaluator_cpu_s'])})"
+        paired = f"eval .name only {fmt_s(row['baseline_name_only_s'])}"
+        rows.append([what, mine, paired, "", row["target"] or "", verdict(row["meets_target"])])
+    builds = results.get("build", [])
+    for row in builds:
+        what = f"cold build {row['project']} ({row['wheels_per_system']} wheels): {row['variant']}"
+        if row["kind"] == "nix":
+            ratio = (
+                f"{row['ratio_vs_uv_sync']:.1f}x / {row['ratio_vs_uv_sync_compile-bytecode']:.1f}x"
+            )
+            rows.append(
+                [
+                    what,
+                    fmt_s(row["wall_s"]),
+                    "uv sync / --compile-bytecode",
+                    ratio,
+                    row["target"],
+                    verdict(row["meets_target"]),
+                ]
+            )
+        else:
+            rows.append([what, "", fmt_s(row["wall_s"]), "", "", ""])
+    for row in results.get("verify", []):
+        rows.append(
+            [
+                f"p2n verify {row['project']}",
+                fmt_s(row["verify_wall_s"]),
+                f"one cold build {fmt_s(row['one_cold_build_wall_s'])}",
+                f"{row['ratio']:.1f}x",
+                row["target"],
+                verdict(row["meets_target"]),
+            ]
+        )
+    return rows
+
+
+def render(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    def version(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return "missing"
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "nix": version(["nix", "--version"]),
+        "uv": version([tool("uv"), "--version"]),
+        "p2n": version([tool("p2n"), "--version"]),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and variants (~2 min)")
+    parser.add_argument("--runs", type=int, default=5, help="counted runs of quick commands")
+    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument(
+        "--only", default="generate,eval,build,verify", help="comma-separated sections"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    sections = set(args.only.split(","))
+    unknown = sections - {"generate", "eval", "build", "verify"}
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    work = Path(tempfile.mkdtemp(prefix="p2n-bench-"))
+    bench = Bench(
+        work=work, runs=2 if args.quick else args.runs, quick=args.quick, log=work / "commands.log"
+    )
+    started = time.monotonic()
+    try:
+        bench.note(f"work directory {work} (command output in {bench.log})")
+        make_standins(bench)
+        if "generate" in sections:
+            bench.note("generate")
+            bench_generate(bench)
+        if "eval" in sections:
+            bench.note("nix eval")
+            bench_eval(bench)
+        if sections & {"build", "verify"}:
+            bench_build_and_verify(bench, sections)
+    except CommandFailed as exc:
+        print(f"bench: failed: {exc}", file=sys.stderr)
+        args.keep = True
+        return 1
+    finally:
+        if args.keep:
+            bench.note(f"kept {work}")
+        else:
+            remove_tree(work)
+    rows = table(bench.results)
+    text = render(rows)
+    print(text)
+    document = {
+        "schema": SCHEMA,
+        "machine": machine(),
+        "quick": args.quick,
+        "seconds": round(time.monotonic() - started, 1),
+        "targets": TARGETS,
+        "results": bench.results,
+        "table": text.splitlines(),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    temporary = args.json.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    temporary.replace(args.json)
+    bench.note(f"wrote {args.json} ({document['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
