@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from packaging.utils import NormalizedName
+
 from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
 from .index import IndexClient, fill_missing_files, resolve_urls
@@ -22,6 +24,7 @@ from .project import LocalProject, read_project
 from .pylock import is_pylock_name, read_pylock
 from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
 from .select import (
+    ALL_PACKAGES,
     Options,
     Selection,
     check_options,
@@ -260,6 +263,16 @@ def _members(
     return members
 
 
+def _check_preferences(options: Options, locked: set[NormalizedName], lock_path: Path) -> None:
+    """``--prefer-sdist``/``--prefer-wheel`` must name locked packages (a typo would be ignored)."""
+    for flag, names in (
+        ("--prefer-sdist", options.prefer_sdist),
+        ("--prefer-wheel", options.prefer_wheel),
+    ):
+        for name in sorted(set(names) - locked - {ALL_PACKAGES}):
+            raise InputError(f"{lock_path}: {flag} {name}: no such package in the lock")
+
+
 def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
     project = read_project(request.project_dir)
@@ -298,6 +311,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         request.project_dir, load_toml(request.project_dir / "pyproject.toml")
     )
     overrides.check_names({p.name for p in lock.packages}, lock_path.name)
+    _check_preferences(request.options, {p.name for p in lock.packages}, lock_path)
     inputs = [lock_path, request.project_dir / "pyproject.toml"]
     if (request.project_dir / OVERRIDES_FILE).is_file():
         inputs.append(request.project_dir / OVERRIDES_FILE)
