@@ -1,0 +1,175 @@
+"""A minimal PEP 517 frontend: build a wheel from source inside the sandbox, offline.
+
+Loaded by install_wheel.py from the path in ``buildWheelScript`` when the
+package is built from source. Inputs (derivation attributes): ``src`` (an
+sdist file or a source directory), ``subdirectory`` (within it, optional),
+``buildWheels`` (JSON: the pinned wheels of the build requirements, each
+``{path, name}``), ``buildBackend``, ``backendPath`` (JSON), ``p2nPatches``
+(space-separated patch files, applied with ``patchTool -p1``). The build
+requirements are installed with PyPA installer into a scratch prefix, then
+the backend runs in a fresh interpreter (``get_requires_for_build_wheel``,
+``build_wheel``) with that prefix on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+# Runs in a fresh interpreter in the source directory: argv = backend, backend path (JSON),
+# output directory, report file. Prints nothing itself; the backend's output is the log.
+_HOOK_RUNNER = r"""
+import importlib, json, os, sys
+backend_name, backend_path, outdir, report = sys.argv[1:5]
+sys.path[:0] = [os.path.abspath(p) for p in json.loads(backend_path)]
+module, _, attribute = backend_name.partition(":")
+backend = importlib.import_module(module)
+for part in filter(None, attribute.split(".")):
+    backend = getattr(backend, part)
+hook = getattr(backend, "get_requires_for_build_wheel", None)
+requires = list(hook({})) if hook else []
+with open(report, "w") as handle:
+    json.dump({"requires": requires}, handle)
+name = backend.build_wheel(outdir, {})
+with open(report, "w") as handle:
+    json.dump({"requires": requires, "wheel": name}, handle)
+"""
+
+
+def fail(message: str) -> None:
+    print(f"p2n: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def unpack(src: str, scratch: str) -> str:
+    """A writable copy of the source tree; returns its top directory."""
+    target = os.path.join(scratch, "source")
+    if os.path.isdir(src):
+        shutil.copytree(src, target, symlinks=True)
+        top = target
+    else:
+        os.makedirs(target)
+        if zipfile.is_zipfile(src):
+            with zipfile.ZipFile(src) as archive:
+                archive.extractall(target)
+        else:
+            with tarfile.open(src) as archive:
+                archive.extractall(target, filter="tar")
+        entries = os.listdir(target)
+        top = os.path.join(target, entries[0]) if len(entries) == 1 else target
+    for directory, dirs, files in os.walk(target):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
+    subdirectory = os.environ.get("subdirectory")
+    return os.path.join(top, subdirectory) if subdirectory else top
+
+
+def apply_patches(top: str) -> None:
+    patches = os.environ.get("p2nPatches", "").split()
+    for patch in patches:
+        print(f"p2n: applying {patch}")
+        result = subprocess.run([os.environ["patchTool"], "-p1", "-i", patch], cwd=top)
+        if result.returncode != 0:
+            fail(f"{os.environ['pname']}: patch {patch} does not apply")
+
+
+def install_requirements(prefix: str) -> str:
+    """Install the pinned build requirements into ``prefix``; return its site-packages."""
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.sources import WheelFile
+
+    site = os.path.join(prefix, "site-packages")
+    scheme = {
+        "purelib": site,
+        "platlib": site,
+        "headers": os.path.join(prefix, "include"),
+        "scripts": os.path.join(prefix, "bin"),
+        "data": prefix,
+    }
+    destination = SchemeDictionaryDestination(
+        scheme, interpreter=sys.executable, script_kind="posix", bytecode_optimization_levels=()
+    )
+    links = os.path.join(prefix, "wheels")
+    os.makedirs(links)
+    for wheel in json.loads(os.environ.get("buildWheels", "[]")):
+        linked = os.path.join(links, wheel["name"])
+        os.symlink(wheel["path"], linked)
+        with WheelFile.open(linked) as source:
+            install(source, destination, {})
+    return site
+
+
+def _name(requirement: str) -> str:
+    for stop in "<>=!~;[ (@":
+        requirement = requirement.split(stop, 1)[0]
+    return requirement.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def build(scratch: str) -> str:
+    """Build the wheel; return its path."""
+    name = os.environ["pname"]
+    top = unpack(os.environ["src"], scratch)
+    apply_patches(top)
+    prefix = os.path.join(scratch, "build-env")
+    site = install_requirements(prefix)
+    outdir = os.path.join(scratch, "dist")
+    os.makedirs(outdir)
+    report = os.path.join(scratch, "hooks.json")
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=site,
+        PATH=os.path.join(prefix, "bin") + os.pathsep + env.get("PATH", ""),
+        HOME=scratch,
+        PYTHONNOUSERSITE="1",
+    )
+    backend = os.environ["buildBackend"]
+    print(f"p2n: building {name} {os.environ['version']} from source with {backend}")
+    result = subprocess.run(
+        [sys.executable, "-c", _HOOK_RUNNER, backend, os.environ.get("backendPath", "[]"),
+         outdir, report],
+        cwd=top,
+        env=env,
+    )
+    installed = {
+        _name(n[: -len(".dist-info")].rsplit("-", 1)[0])
+        for n in os.listdir(site)
+        if n.endswith(".dist-info")
+    }
+    hooks = {}
+    if os.path.exists(report):
+        with open(report) as handle:
+            hooks = json.load(handle)
+    missing = [r for r in hooks.get("requires", []) if _name(r) not in installed]
+    if result.returncode != 0 or "wheel" not in hooks:
+        lines = [f"building {name} from source failed (backend {backend})."]
+        if missing:
+            listed = ", ".join(json.dumps(r) for r in missing)
+            lines.append(
+                f"p2n: the backend asked for build requirements p2n did not pin: {listed}; "
+                f"add them: [tool.p2n.packages.{name}] build-requires = [{listed}]"
+            )
+        if not os.environ.get("stdenvBuild"):
+            lines.append(
+                "p2n: it was built with the interpreter alone. If it compiles C/C++/Rust code, "
+                f"build it with nixpkgs' stdenv and its libraries: [tool.p2n.packages.{name}] "
+                'stdenv = true, build-inputs = ["<nixpkgs package>", ...], '
+                'native-build-inputs = ["pkg-config", ...] in pyproject.toml'
+            )
+        else:
+            lines.append(
+                "p2n: if a library or tool is missing, add the nixpkgs package: "
+                f"[tool.p2n.packages.{name}] build-inputs / native-build-inputs"
+            )
+        fail("\n".join(lines))
+    if missing:
+        print(f"p2n: warning: build requirements not pinned: {missing}", file=sys.stderr)
+    return os.path.join(outdir, hooks["wheel"])

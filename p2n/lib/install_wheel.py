@@ -1,0 +1,68 @@
+"""Builder of one wheel's derivation: install it with PyPA installer into $out.
+
+Run by the target interpreter itself (no stdenv, no shell). Inputs come from
+the derivation's environment: ``wheel`` (the fetched file), ``wheelName``
+(its real file name: installer reads the distribution name from it), or
+``buildWheelScript`` (build_wheel.py) and its inputs to build it from source,
+``installerWheel``, ``interpreter`` (for script shebangs), ``sitePackages``.
+``SOURCE_DATE_EPOCH`` is set by the derivation, so byte-compilation writes
+hash-based .pyc files and the output does not depend on the build time.
+Packages with native code also get ``patchElfScript`` (patch_elf.py) and its
+inputs (see native.nix): their ELF files are given a RUNPATH after install.
+"""
+
+import importlib.util
+import os
+import sys
+import sysconfig
+
+sys.path.insert(0, os.environ["installerWheel"])
+
+from installer import install  # noqa: E402
+from installer.destinations import SchemeDictionaryDestination  # noqa: E402
+from installer.sources import WheelFile  # noqa: E402
+
+out = os.environ["out"]
+site_packages = os.path.join(out, os.environ["sitePackages"])
+version = "{}.{}".format(*sys.version_info[:2])
+scheme = {
+    "purelib": site_packages,
+    "platlib": site_packages,
+    "headers": os.path.join(out, "include", "python" + version, os.environ["pname"]),
+    "scripts": os.path.join(out, "bin"),
+    "data": out,
+}
+
+
+def load(name: str, path: str):  # type: ignore[no-untyped-def]
+    """A helper script of the library (passed as a store path) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scratch = os.environ.get("TMPDIR", "/tmp")
+if os.environ.get("buildWheelScript"):
+    # Built from source (sdist, git, local): build_wheel.py runs the PEP 517 backend.
+    linked = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
+    os.environ["wheelName"] = os.path.basename(linked)
+else:
+    # installer refuses a wheel whose file name does not match its .dist-info;
+    # the store path starts with a hash, so link the file under its real name.
+    linked = os.path.join(scratch, os.environ["wheelName"])
+    os.symlink(os.environ["wheel"], linked)
+
+destination = SchemeDictionaryDestination(
+    scheme,
+    interpreter=os.environ["interpreter"],
+    script_kind="posix",
+    bytecode_optimization_levels=(0,),
+)
+with WheelFile.open(linked) as source:
+    install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
+print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
+
+if os.environ.get("patchElfScript"):
+    load("patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)
