@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-.venv/bin/ruff check pyproject2nix tests
+.venv/bin/ruff check pyproject2nix tests bench
+.venv/bin/p2n check --project .  # the repo's own flake.nix + p2n/ (made by p2n) are fresh
 .venv/bin/mypy --strict pyproject2nix
 # pytest exits 5 when no test ran: that is a failure here, never a pass.
 .venv/bin/pytest -q -p no:cacheprovider "$@"
