@@ -145,7 +145,9 @@ class Resolver:
 
     def stale(self, what: str) -> StaleBuildLock:
         """The error for something missing from the recorded lock when offline."""
-        return StaleBuildLock(f"p2n/{BUILD_LOCK_FILE}: {what}; run p2n generate")
+        return StaleBuildLock(
+            f"p2n/{BUILD_LOCK_FILE}: {what}; run p2n generate (without --offline) to record it"
+        )
 
     def record_source(self, key: str, source: RecordedSource) -> None:
         """Keep what was learnt about a source."""

@@ -318,7 +318,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs}
     resolver = Resolver(
         read_build_lock(request.project_dir / OUTPUT_DIR / BUILD_LOCK_FILE),
-        online=request.online,
+        online=request.online and not request.offline,
     )
     member_dirs = {name: member.project.directory for name, member in members.items()}
     source_builds = plan_source_builds(lock, selections, overrides, resolver, member_dirs)
