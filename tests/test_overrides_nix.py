@@ -1,4 +1,4 @@
-"""The overrides file in real builds: env, patches, and the failure that names the fix.
+"""The overrides file in real builds: env, patches, stdenv, and the failure naming the fix.
 
 Two sdists made here and served from a loopback index: ``demo-env``, whose
 setup.py bakes an environment variable into a module and whose ``extra.py`` a
@@ -20,11 +20,13 @@ from tests.support.localindex import build_sdist, serve, uv, write_simple_index
 pytestmark = pytest.mark.nix
 
 ENV_SETUP = """\
-import os
+import os, shutil
 from setuptools import setup
 
 with open("demo_env.py", "w") as module:
     module.write(f"GREETING = {os.environ.get('DEMO_GREETING', 'unset')!r}\\n")
+    module.write(f"STDENV = {os.environ.get('stdenvBuild') == '1'}\\n")
+    module.write(f"PATCHELF_ON_PATH = {shutil.which('patchelf') is not None}\\n")
 setup(name="demo-env", version="1.0", py_modules=["demo_env", "extra"])
 """
 
@@ -66,7 +68,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             'dependencies = ["demo-env", "demo-native"]\n\n'
             f'[[tool.uv.index]]\nname = "local"\nurl = "{url}/simple/"\n\n'
             '[tool.p2n.packages.demo-env]\nenv = { DEMO_GREETING = "from the overrides" }\n'
-            'patches = ["patches/extra.patch"]\n'
+            'patches = ["patches/extra.patch"]\nnative-build-inputs = ["patchelf"]\n'
         )
         subprocess.run([uv(), "lock", "--quiet"], cwd=project, check=True, capture_output=True)
         result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
@@ -79,7 +81,10 @@ def test_env_and_patches_reach_the_build(project: Path, standin_override: list[s
     result = run_nix("build", f"path:{project}#demo-env", *standin_override, "-o", str(out))
     assert result.returncode == 0, result.stderr
     site = next((out / "lib").glob("python3.*/site-packages"))
-    assert (site / "demo_env.py").read_text() == "GREETING = 'from the overrides'\n"
+    # Built as the build phase of stdenv.mkDerivation, with the native build input on PATH.
+    assert (site / "demo_env.py").read_text() == (
+        "GREETING = 'from the overrides'\nSTDENV = True\nPATCHELF_ON_PATH = True\n"
+    )
     assert (site / "extra.py").read_text() == "PATCHED = True\n"
 
 

@@ -202,7 +202,7 @@ def test_standin_offers_only_the_contract(standin: Path) -> None:
             "s: [ (builtins.attrNames s) (builtins.attrNames s.cc) (builtins.attrNames s.cc.cc) ]",
         ]
     )
-    assert json.loads(stdenv.stdout) == [["cc"], ["cc"], ["lib"]]
+    assert json.loads(stdenv.stdout) == [["cc", "mkDerivation"], ["cc"], ["lib"]]
     python_names = nix(
         [
             "eval",

@@ -425,6 +425,22 @@ _FLAKE_NIX = """\
       patchelf = hostTool "patchelf";
       patch = hostTool "patch";
 
+      # stdenv.mkDerivation without a compiler or setup hooks: runs `buildPhase` with
+      # bash, `nativeBuildInputs`/`buildInputs` on PATH; every other attribute becomes an
+      # environment variable, as with nixpkgs. Enough to run p2n's builder as nixpkgs would.
+      mkDerivation = { nativeBuildInputs ? [ ], buildInputs ? [ ], buildPhase ? "", ... }@attrs:
+        let
+          passed = builtins.removeAttrs attrs [ "nativeBuildInputs" "buildInputs" ];
+        in
+        expose (derivation (passed // {
+          inherit system buildPhase;
+          name = attrs.name or "${attrs.pname}-${attrs.version}";
+          builder = "${src}/bin/bash";
+          args = [ "-c" ''eval "$buildPhase"'' ];
+          PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") (nativeBuildInputs ++ buildInputs));
+          outputs = [ "out" ];
+        })) { };
+
       # Attributes nixpkgs' mkShell/mkDerivation give a meaning the stand-in does not
       # have: refuse them instead of passing them on as plain environment variables.
       unsupported = [
@@ -454,7 +470,7 @@ _FLAKE_NIX = """\
       legacyPackages.${system} = {
         @attr@ = python;
         inherit mkShell patchelf patch zlib;
-        stdenv = { cc = { cc = { lib = gccLib; }; }; };
+        stdenv = { cc = { cc = { lib = gccLib; }; }; inherit mkDerivation; };
       };
     };
 }
