@@ -437,7 +437,8 @@ _FLAKE_NIX = """\
           name = attrs.name or "${attrs.pname}-${attrs.version}";
           builder = "${src}/bin/bash";
           args = [ "-c" ''eval "$buildPhase"'' ];
-          PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") (nativeBuildInputs ++ buildInputs));
+          PATH = builtins.concatStringsSep ":"
+            (map (p: "${p}/bin") (nativeBuildInputs ++ buildInputs));
           outputs = [ "out" ];
         })) { };
 
