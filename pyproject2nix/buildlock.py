@@ -196,6 +196,7 @@ def uv_command() -> list[str]:
 
 def _environment_marker(target: Target) -> str:
     return (
+        f"python_full_version == '{target.python[0]}.{target.python[1]}.*' and "
         f"sys_platform == '{target.system.sys_platform}' and "
         f"platform_machine == '{target.system.platform_machine}'"
     )
@@ -205,12 +206,13 @@ def resolve(
     requires: tuple[str, ...], targets: list[Target], where: str
 ) -> dict[str, tuple[PinnedWheel, ...]]:
     """Resolve ``requires`` with ``uv lock`` (wheels only) and pick each target's wheels."""
-    python = f"{targets[0].python[0]}.{targets[0].python[1]}"
     environments = [_environment_marker(t) for t in targets]
     pyproject = (
         "[project]\n"
         f'name = "{_ENV_PROJECT}"\nversion = "0"\n'
-        f'requires-python = "=={python}.*"\n'
+        # The target Python is set by `environments`: a requires-python of it would make
+        # uv look for (or download) that interpreter, which resolving does not need.
+        'requires-python = ">=3.8"\n'
         f"dependencies = {_list(requires)}\n\n"
         "[tool.uv]\npackage = false\n"
         f"environments = {_list(environments)}\n"
@@ -220,8 +222,9 @@ def resolve(
         (root / "pyproject.toml").write_text(pyproject)
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
+        env.setdefault("UV_PYTHON_DOWNLOADS", "never")
         proc = subprocess.run(
-            [*uv_command(), "lock", "--no-build", "--quiet", "--python", python],
+            [*uv_command(), "lock", "--no-build", "--quiet"],
             cwd=root,
             capture_output=True,
             text=True,

@@ -164,3 +164,15 @@ def test_prefer_sdist_names_a_locked_package(tmp_path: Path) -> None:
     result = run_p2n("generate", "--project", str(project), "--prefer-sdist", "ritch")
     assert result.returncode == 2
     assert "--prefer-sdist ritch: no such package in the lock" in result.stderr
+
+
+def test_build_requirements_resolve_for_a_python_the_host_lacks(tmp_path: Path) -> None:
+    """uv resolves for the target's Python (environments), without that interpreter."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / "p2n" / "build-systems.toml").unlink()
+    result = run_p2n(
+        "generate", "--project", str(project), "--python", "3.13", "--system", "x86_64-linux"
+    )
+    assert result.returncode == 0, result.stderr
+    recorded = (project / "p2n" / "build-systems.toml").read_text()
+    assert 'python = "3.13"' in recorded and "hatchling-" in recorded
