@@ -116,8 +116,8 @@ def cli() -> None:
 @click.option(
     "--offline",
     is_flag=True,
-    help="Ask no package index; file URLs that the lock lacks (poetry.lock) come from the "
-    "cache ($XDG_CACHE_HOME/p2n).",
+    help="Use no network: file URLs that the lock lacks (poetry.lock) come from the cache "
+    "($XDG_CACHE_HOME/p2n), build requirements from p2n/build-systems.toml.",
 )
 @click.option(
     "--trust-index-hashes",
