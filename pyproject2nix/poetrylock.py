@@ -91,7 +91,12 @@ class _Project:
 
 def read_poetry_lock(path: Path, pyproject: Path) -> Lock:
     """Parse ``path`` (a poetry.lock) and the project's ``pyproject`` into a :class:`Lock`."""
-    top = TomlTable(path, "", load_toml(path))
+    return lock_from_poetry_toml(path, load_toml(path), pyproject)
+
+
+def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> Lock:
+    """The :class:`Lock` of an already parsed poetry.lock (``path`` is for messages)."""
+    top = TomlTable(path, "", data)
     metadata = top.opt_table("metadata")
     if metadata is None:
         raise top.error("metadata", "missing; is this a poetry.lock? Run `poetry lock`")
@@ -467,7 +472,8 @@ def _pep508(table: TomlTable, key: str, text: str) -> _Requirement:
     try:
         requirement = Requirement(text)
     except InvalidRequirement as exc:
-        raise table.error(key, f"invalid requirement {text!r}: {exc}") from exc
+        reason = str(exc).splitlines()[0]
+        raise table.error(key, f"invalid requirement {text!r}: {reason}") from exc
     return _Requirement(
         name=canonicalize_name(requirement.name),
         constraint=Constraint((requirement.specifier,)),

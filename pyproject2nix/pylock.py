@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
@@ -54,8 +55,13 @@ def read_pylock(path: Path, project_name: str | None = None) -> Lock:
     export`` writes the project as ``directory = { path = "." }``); without
     one, a virtual root named after ``project_name`` stands in.
     """
+    return lock_from_pylock_toml(path, load_toml(path), project_name)
+
+
+def lock_from_pylock_toml(path: Path, data: dict[str, Any], project_name: str | None) -> Lock:
+    """The :class:`Lock` of an already parsed pylock.toml (``path`` is for messages)."""
     try:
-        pylock = Pylock.from_dict(load_toml(path))
+        pylock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as exc:
         raise InputError(
             f"{path}: lock-version: {exc}; p2n reads PEP 751 version 1.x: re-export the lock"
