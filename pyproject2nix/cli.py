@@ -140,6 +140,16 @@ def cli() -> None:
     metavar="PKG",
     help="Install PKG from a wheel although --prefer-sdist :all: is given (repeatable).",
 )
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Accept http:// file URLs (Nix still checks each sha256); noted in p2n/lock.nix.",
+)
+@click.option(
+    "--allow-file-urls",
+    is_flag=True,
+    help="Accept file:// URLs (they exist only on this machine); noted in p2n/lock.nix.",
+)
 @click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
 def generate(
     project_dir: Path,
@@ -157,6 +167,8 @@ def generate(
     trust_index_hashes: bool,
     prefer_sdist: tuple[str, ...],
     prefer_wheel: tuple[str, ...],
+    allow_insecure_http: bool,
+    allow_file_urls: bool,
     force: bool,
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
@@ -179,7 +191,7 @@ def generate(
 
     from .generate import GenerateRequest, plan
     from .output import check_not_foreign, write_tree
-    from .select import Options
+    from .select import FilePolicy, Options
 
     request = GenerateRequest(
         project_dir=project_dir,
@@ -188,6 +200,7 @@ def generate(
         lock_file=lock_file,
         offline=offline,
         trust_index_hashes=trust_index_hashes,
+        policy=FilePolicy(allow_insecure_http=allow_insecure_http, allow_file_urls=allow_file_urls),
         progress=_progress_line if sys.stderr.isatty() else None,
         options=Options(
             extras=frozenset(extras),

@@ -25,6 +25,7 @@ from .pylock import is_pylock_name, read_pylock
 from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
 from .select import (
     ALL_PACKAGES,
+    FilePolicy,
     Options,
     Selection,
     check_options,
@@ -60,6 +61,8 @@ class GenerateRequest:
     """Told ``(done, total)`` as index pages arrive."""
     online: bool = True
     """May fetch sources and resolve build requirements (``p2n check`` may not)."""
+    policy: FilePolicy = field(default_factory=FilePolicy)
+    """Opt-ins for http:// and file:// URLs."""
 
     def settings(self) -> dict[str, object]:
         """What shapes the output besides the input files, canonical and machine-independent.
@@ -89,6 +92,10 @@ class GenerateRequest:
             recorded["lock_file"] = self.lock_file.name
         if self.trust_index_hashes:
             recorded["trust_index_hashes"] = True
+        if self.policy.allow_insecure_http:
+            recorded["allow_insecure_http"] = True
+        if self.policy.allow_file_urls:
+            recorded["allow_file_urls"] = True
         return recorded
 
     @classmethod
@@ -106,6 +113,10 @@ class GenerateRequest:
             systems=strings("systems"),
             lock_file=Path(str(settings["lock_file"])) if settings.get("lock_file") else None,
             trust_index_hashes=bool(settings.get("trust_index_hashes", False)),
+            policy=FilePolicy(
+                allow_insecure_http=bool(settings.get("allow_insecure_http", False)),
+                allow_file_urls=bool(settings.get("allow_file_urls", False)),
+            ),
             options=Options(
                 extras=frozenset(strings("extras")),
                 all_extras=bool(settings.get("all_extras", False)),
@@ -273,6 +284,21 @@ def _check_preferences(options: Options, locked: set[NormalizedName], lock_path:
             raise InputError(f"{lock_path}: {flag} {name}: no such package in the lock")
 
 
+def _notes(trusted: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
+    """Warning comments for the generated data: what only an opt-in flag let through."""
+    notes: list[str] = []
+    if trusted:
+        notes.append(
+            "WARNING: sha256 hashes taken from the package index, not from the lock "
+            "(--trust-index-hashes):"
+        )
+        notes.extend(f"  {line}" for line in trusted)
+    if allowed:
+        notes.append("WARNING: files fetched against the default policy:")
+        notes.extend(f"  {line}" for line in allowed)
+    return tuple(notes)
+
+
 def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
     project = read_project(request.project_dir)
@@ -295,8 +321,13 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         request.trust_index_hashes,
     )
     selections = list(resolution.selections)
-    for selection in selections:
-        check_selection(lock, selection)
+    allowed = sorted(
+        {
+            note
+            for selection in selections
+            for note in check_selection(lock, selection, request.policy)
+        }
+    )
     trusted = (*trusted_packages, *resolution.trusted)
     members = _members(request, lock, selections)
     root_scripts = sorted(
@@ -334,13 +365,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             selections=tuple(selections),
             members=members,
             input_digests=digests,
-            notes=(
-                "sha256 hashes taken from the package index, not from the lock "
-                "(--trust-index-hashes):",
-                *(f"  {line}" for line in trusted),
-            )
-            if trusted
-            else (),
+            notes=_notes(trusted, allowed),
             settings=request.settings(),
             root_scripts=tuple(root_scripts),
             overrides=overrides,

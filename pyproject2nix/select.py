@@ -297,14 +297,33 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     return Selection(target=target, packages=tuple(selected), roots=roots)
 
 
-def check_selection(lock: Lock, selection: Selection) -> None:
-    """Apply :func:`check_artifact` to every chosen file (after URLs are resolved)."""
+@dataclass(frozen=True)
+class FilePolicy:
+    """Opt-ins to fetch files the default policy refuses (each noted in the output)."""
+
+    allow_insecure_http: bool = False
+    """``http://`` URLs: Nix still checks the sha256, but the download is not private."""
+    allow_file_urls: bool = False
+    """``file://`` URLs: the file must exist at that path on every machine that builds."""
+
+
+def check_selection(
+    lock: Lock, selection: Selection, policy: FilePolicy = FilePolicy()
+) -> list[str]:
+    """Apply :func:`check_artifact` to every chosen file (after URLs are resolved).
+
+    Returns one note per file that only the ``policy`` opt-ins let through.
+    """
+    notes = []
     for selected in selection.packages:
         if selected.package.source.kind is SourceKind.PATH:
             continue  # a file of the project's own tree, copied by Nix and hash-checked
         for artifact in (selected.wheel, selected.sdist):
             if artifact is not None:
-                check_artifact(lock, selected.name, artifact.url, artifact.sha256)
+                note = check_artifact(lock, selected.name, artifact.url, artifact.sha256, policy)
+                if note:
+                    notes.append(note)
+    return notes
 
 
 _FROM_SOURCE = (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY, SourceKind.GIT)
@@ -362,8 +381,13 @@ def _describe_files(package: LockedPackage, shown: int = 4) -> str:
     return ", ".join(files[:shown]) + more
 
 
-def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:
-    """Refuse files that cannot be pinned safely: no sha256 hash, or not fetched over HTTPS."""
+def check_artifact(
+    lock: Lock, name: str, url: str, sha256: str, policy: FilePolicy = FilePolicy()
+) -> str | None:
+    """Refuse files that cannot be pinned safely: no sha256 hash, or not fetched over HTTPS.
+
+    Returns a note when the file passes only thanks to an opt-in of ``policy``.
+    """
     if not url:
         raise SelectionError(
             f"{lock.path}: package {name}: no URL is known for its file; "
@@ -375,11 +399,21 @@ def check_artifact(lock: Lock, name: str, url: str, sha256: str) -> None:
             "re-lock against an index that publishes hashes, or pass --trust-index-hashes "
             "to take the index's sha256"
         )
-    if not url.startswith("https://") and not _loopback(url):
+    if url.startswith("https://") or _loopback(url):
+        return None
+    if url.startswith("http://") and policy.allow_insecure_http:
+        return f"{name}: {url} (plain http, allowed by --allow-insecure-http)"
+    if url.startswith("file://") and policy.allow_file_urls:
+        return f"{name}: {url} (a file of this machine, allowed by --allow-file-urls)"
+    if url.startswith("file://"):
         raise SelectionError(
-            f"{lock.path}: package {name}: {url} is not an https:// URL; "
-            "point the index at https:// and re-lock"
+            f"{lock.path}: package {name}: {url} is a file:// URL, which other machines "
+            "cannot fetch; serve it from an index, or pass --allow-file-urls"
         )
+    raise SelectionError(
+        f"{lock.path}: package {name}: {url} is not an https:// URL; point the index at "
+        "https:// and re-lock, or pass --allow-insecure-http (the sha256 is still checked)"
+    )
 
 
 def _loopback(url: str) -> bool:

@@ -160,3 +160,44 @@ def test_systems_follow_the_locks_supported_markers(tmp_path: Path) -> None:
     refused = run_p2n("generate", "--project", str(project), "--system", "aarch64-darwin")
     assert refused.returncode == 2
     assert "not resolved for aarch64-darwin" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "flag", "refusal"),
+    [
+        (
+            "http://files.example.org/attrs-26.1.0-py3-none-any.whl",
+            "--allow-insecure-http",
+            "not an https:// URL",
+        ),
+        (
+            "file:///srv/wheels/attrs-26.1.0-py3-none-any.whl",
+            "--allow-file-urls",
+            "is a file:// URL",
+        ),
+    ],
+    ids=["http", "file"],
+)
+def test_policy_opt_in_is_recorded_with_a_warning(
+    tmp_path: Path, url: str, flag: str, refusal: str
+) -> None:
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    original = (
+        "https://files.pythonhosted.org/packages/64/b4/17d4b0b2a2dc85a6df63d1157e028ed19f90d4cd97"
+        "c36717afef2bc2f395/attrs-26.1.0-py3-none-any.whl"
+    )
+    lock.write_text(lock.read_text().replace(original, url))
+    refused = run_p2n("generate", "--project", str(project))
+    assert refused.returncode == 2
+    assert refusal in refused.stderr and flag in refused.stderr
+    assert not (project / "p2n" / "lock.nix").exists()
+    allowed = run_p2n("generate", "--project", str(project), flag)
+    assert allowed.returncode == 0, allowed.stderr
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    header = lock_nix.split("\n{", 1)[0]
+    assert "WARNING: files fetched against the default policy" in header
+    assert url in header and flag in header
+    assert f'url = "{url}";' in lock_nix
+    fresh = run_p2n("check", "--project", str(project))
+    assert fresh.returncode == 0, fresh.stderr
