@@ -154,7 +154,7 @@ def test_md5_only_hash_needs_trust(tmp_path: Path, loopback_index: LoopbackIndex
     assert code == 0, stderr
     assert "sha256 of 1 entries taken from the index" in stderr
     lock_nix = (project / "p2n" / "lock.nix").read_text()
-    assert "# sha256 hashes taken from the package index, not from the lock" in lock_nix
+    assert "# WARNING: sha256 hashes taken from the package index, not from the lock" in lock_nix
     assert f"#   p2n-beta 2.0.0: {BETA}\n" in lock_nix
     assert f'sha256 = "{BETA_SHA256}";' in lock_nix
 
