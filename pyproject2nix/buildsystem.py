@@ -10,12 +10,8 @@ setuptools' legacy backend with setuptools and wheel.
 from __future__ import annotations
 
 import hashlib
-import io
 import shutil
-import tarfile
 import tomllib
-import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -89,6 +85,11 @@ def build_system_of_sdist(path: Path, where: str) -> BuildSystem:
 
 def _top_level_file(path: Path, name: str, where: str) -> str | None:
     """Text of ``<top>/<name>`` in an archive whose entries share one top directory."""
+    # Archive modules are imported only when an sdist is actually read.
+    import io
+    import tarfile
+    import zipfile
+
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
@@ -114,6 +115,8 @@ def _is_top_level(entry: str, name: str) -> bool:
 
 def download(url: str, sha256: str, destination: Path, where: str) -> Path:
     """Download ``url`` to ``destination`` and check its sha256 (an InputError if it differs)."""
+    import urllib.request
+
     digest = hashlib.sha256()
     partial = destination.with_name(destination.name + ".part")
     try:

@@ -19,9 +19,7 @@ from .errors import InputError
 from .index import IndexClient, fill_missing_files, resolve_urls
 from .model import Lock, LockedPackage, SourceKind
 from .overrides import OVERRIDES_FILE, read_overrides
-from .poetrylock import read_poetry_lock
 from .project import LocalProject, read_project
-from .pylock import is_pylock_name, read_pylock
 from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
 from .select import (
     ALL_PACKAGES,
@@ -171,7 +169,11 @@ def find_locks(project_dir: Path, lock_file: Path | None = None) -> list[Path]:
             )
         return [path]
     found = [project_dir / name for name in LOCK_NAMES if (project_dir / name).is_file()]
-    found += sorted(p for p in project_dir.glob("pylock.*.toml") if is_pylock_name(p.name))
+    named_pylocks = sorted(project_dir.glob("pylock.*.toml"))
+    if named_pylocks:
+        from .pylock import is_pylock_name
+
+        found += [p for p in named_pylocks if is_pylock_name(p.name)]
     if not found:
         raise InputError(
             f"{project_dir}: no uv.lock found; run `uv lock` first "
@@ -192,12 +194,16 @@ def find_lock(project_dir: Path, lock_file: Path | None = None) -> Path:
 
 def read_lock(path: Path, project: LocalProject) -> Lock:
     """Parse a lock of any supported format, chosen by its file name."""
+    if path.name == "uv.lock":
+        return read_uv_lock(path, project.name)
+    # Imported here: a uv.lock (the common case) does not pay for the other readers.
+    from .poetrylock import read_poetry_lock
+    from .pylock import is_pylock_name, read_pylock
+
     if path.name == "poetry.lock":
         return read_poetry_lock(path, path.parent / "pyproject.toml")
     if is_pylock_name(path.name):
         return read_pylock(path, project.name)
-    if path.name == "uv.lock":
-        return read_uv_lock(path, project.name)
     top = load_toml(path)
     if "metadata" in top and "package" in top:
         return read_poetry_lock(path, path.parent / "pyproject.toml")

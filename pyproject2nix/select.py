@@ -15,6 +15,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from packaging.markers import Marker
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .errors import InputError, SelectionError
@@ -329,11 +330,21 @@ def check_selection(
 _FROM_SOURCE = (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY, SourceKind.GIT)
 
 
-def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
+@lru_cache(maxsize=16384)
+def _rank(tags: frozenset[Tag], target: Target) -> int | None:
+    """How well a wheel's tags suit ``target`` (0 best; None: not installable).
+
+    Cached: readers share one frozenset per distinct tag triple, and a lock
+    repeats a few hundred triples over thousands of wheels.
+    """
     ranked = target.tag_priority
+    return min((ranked[t] for t in tags if t in ranked), default=None)
+
+
+def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
     best: tuple[int, Wheel] | None = None
     for wheel in package.wheels:
-        rank = min((ranked[t] for t in wheel.tags if t in ranked), default=None)
+        rank = _rank(wheel.tags, target)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, wheel)
     return best[1] if best is not None else None

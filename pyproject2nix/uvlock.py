@@ -8,6 +8,7 @@ with its key path, even for packages no target system needs. What a package
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -210,7 +211,11 @@ def _wheel_tags(table: TomlTable, filename: str) -> frozenset[Tag]:
         except InvalidWheelFilename as exc:
             raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
         raise table.error("url", f"not a valid wheel file name {filename!r}")
-    return parse_tag("-".join(parts[-3:]))
+    return _parse_tag_triple("-".join(parts[-3:]))
+
+
+# Locks repeat the same few hundred tag triples over thousands of wheels.
+_parse_tag_triple = lru_cache(maxsize=4096)(parse_tag)
 
 
 def _sdist(table: TomlTable, source: Source | None = None) -> Artifact:

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.error import HTTPError, URLError
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import Request, urlopen
 
 from .. import __version__
 from ..errors import IndexQueryError
 from .simple import ACCEPT, IndexFile, PageError, page_url, parse_page
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+    from urllib.request import Request
+
+# The network modules (urllib.request pulls in http.client, ssl, email) are
+# imported where pages are fetched: most runs answer from the lock or the cache.
 
 CACHE_FORMAT = 1
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -92,6 +96,8 @@ class IndexClient:
         result: dict[tuple[str, str], Files] = {}
         if not wanted:
             return result
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         done = 0
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             futures: dict[Future[Files], PageRequest] = {
@@ -133,6 +139,10 @@ class IndexClient:
     # -- network ---------------------------------------------------------------
 
     def _fetch(self, index_url: str, project: str) -> Files:
+        import http.client
+        from urllib.error import HTTPError, URLError
+        from urllib.request import urlopen
+
         url = page_url(index_url, project)
         shown_index = display_url(index_url)
         request = _request(url)
@@ -217,6 +227,8 @@ class IndexClient:
 
 def _request(url: str) -> Request:
     """A GET preferring PEP 691 JSON; credentials in the URL become a Basic header."""
+    from urllib.request import Request
+
     parts = urlsplit(url)
     headers = {"Accept": ACCEPT, "User-Agent": f"p2n/{__version__}"}
     if parts.username is not None or parts.password is not None:
