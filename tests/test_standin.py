@@ -108,6 +108,12 @@ if os.environ.get("noRunpath"):
     fresh = subprocess.run([sys.executable, "-c", code, os.environ["noRunpath"]],
                            capture_output=True, text=True)
     report["no_runpath"] = fresh.stdout + fresh.stderr
+import email.message, importlib.util
+# The stdlib's bytecode, as imported in the sandbox: flags 1 = hash-based, source unchecked.
+cached = importlib.util.cache_from_source(email.message.__file__)
+if os.path.exists(cached):
+    with open(cached, "rb") as pyc:
+        report["stdlib_pyc_flags"] = int.from_bytes(pyc.read(8)[4:8], "little")
 with open(os.environ["out"], "w") as out:
     json.dump(report, out)
 """.replace("@modules@", repr(NATIVE_MODULES))
@@ -252,6 +258,14 @@ def test_interpreter_works_as_a_builder(outputs: dict[str, str]) -> None:
     assert f"{python}/lib/python{SHORT}/lib-dynload" in probe["path"]
     for name in (f"python{SHORT}", "python3", "python"):
         assert os.access(f"{python}/bin/{name}", os.X_OK), name
+
+
+def test_stdlib_ships_hash_based_bytecode(outputs: dict[str, str]) -> None:
+    """Like nixpkgs' python: builders load the stdlib's pycs instead of compiling it each time.
+
+    Timestamp pycs would be stale in the store (every mtime is 1); unchecked-hash ones are not.
+    """
+    assert report(outputs, "standin-builder-probe").get("stdlib_pyc_flags") == 1
 
 
 def test_native_stdlib_modules_import_in_the_sandbox(outputs: dict[str, str]) -> None:

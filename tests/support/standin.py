@@ -10,7 +10,8 @@ The stand-in is a flake directory holding a copy of the host CPython (the base
 interpreter of the Python running the tests), the shared libraries ``ldd``
 finds for it, a static bash and patchelf. Inside Nix, a derivation patches the
 copy into a nixpkgs-shaped ``python3XY`` (see ``_BUILD_PYTHON``). It is
-generated on demand (~65 MB, a couple of seconds), never committed.
+generated on demand (~80 MB with the stdlib's bytecode, a couple of seconds), never
+committed.
 
 ``python -m tests.support.standin DEST`` makes one by hand.
 """
@@ -172,10 +173,35 @@ def _copy_stdlib(source: Path, dest: Path) -> None:
     shutil.copytree(source, dest, ignore=ignore, ignore_dangling_symlinks=True)
 
 
-def make_standin(dest: Path) -> Path:
+def _compile_stdlib(stdlib: Path) -> None:
+    """Byte-compile the copied stdlib as nixpkgs' python ships it (``__pycache__``, hash-based).
+
+    ``unchecked-hash`` pycs stay valid although the store resets every mtime; without them
+    every build that imports the stdlib would compile it from source (~0.2 s per builder).
+    The running interpreter is the copied one's base, so the pycs carry its magic number.
+    """
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(stdlib),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def make_standin(dest: Path, *, bytecode: bool = True) -> Path:
     """Write the stand-in flake into ``dest`` (absent or empty) and return ``dest``.
 
-    Layout: ``python/`` (binary, libpython if shared, stdlib with lib-dynload),
+    Layout: ``python/`` (binary, libpython if shared, stdlib with lib-dynload and,
+    unless ``bytecode`` is false, its ``__pycache__``),
     ``libs/`` (every library they need plus the dynamic loader, each with
     RUNPATH ``$ORIGIN`` so their own dependencies resolve inside the sandbox),
     ``bin/bash`` (static), ``bin/patchelf``, ``build-python.py``, ``flake.nix``.
@@ -201,6 +227,8 @@ def make_standin(dest: Path) -> Path:
     binary = python_dir / "bin" / f"python{host.short}"
     shutil.copyfile(host.binary, binary)
     _copy_stdlib(host.stdlib, stdlib_dir)
+    if bytecode:
+        _compile_stdlib(stdlib_dir)
     dynload_dir.mkdir()
     for module in sorted(host.lib_dynload.iterdir()):
         if module.suffix == ".so" and not module.name.startswith(_DYNLOAD_SKIP_PREFIXES):
