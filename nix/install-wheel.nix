@@ -1,19 +1,21 @@
 /**
   One derivation per wheel.
 
-  `installWheel { python, system, installerWheel, pname, version, wheel, wheelName, extraAttrs ? { } }`
+  `installWheel { python, system, installer, pname, version, wheel, wheelName, extraAttrs ? { } }`
   installs a fetched wheel into `$out/<python.sitePackages>` (scripts into
-  `$out/bin`) with PyPA installer. The builder is the interpreter itself, so
-  no stdenv is needed. `extraAttrs` adds derivation attributes (native.nix's
-  for wheels with native code: their ELF files get a RUNPATH). `SOURCE_DATE_EPOCH` makes byte-compilation write
-  hash-based .pyc files: two builds give the same bytes.
+  `$out/bin`) with PyPA installer (`installer`: installer.nix's `mkInstaller`),
+  then byte-compiles it with `NIX_BUILD_CORES` processes (bytecode.py). The
+  builder is the interpreter itself, so no stdenv is needed. `extraAttrs` adds
+  derivation attributes (native.nix's for wheels with native code: their ELF
+  files get a RUNPATH). The pycs are hash-based and do not depend on the
+  number of processes: two builds give the same bytes.
 */
 {
   installWheel =
     {
       python,
       system,
-      installerWheel,
+      installer,
       pname,
       version,
       wheel,
@@ -29,10 +31,11 @@
         version
         wheel
         wheelName
-        installerWheel
+        installer
         ;
       builder = python.interpreter;
       args = [ ./install_wheel.py ];
+      bytecodeScript = ./bytecode.py;
       interpreter = python.interpreter;
       sitePackages = python.sitePackages;
       SOURCE_DATE_EPOCH = "315532800";

@@ -4,9 +4,13 @@ Run by the target interpreter itself (no stdenv, no shell). Inputs come from
 the derivation's environment: ``wheel`` (the fetched file), ``wheelName``
 (its real file name: installer reads the distribution name from it), or
 ``buildWheelScript`` (build_wheel.py) and its inputs to build it from source,
-``installerWheel``, ``interpreter`` (for script shebangs), ``sitePackages``.
-``SOURCE_DATE_EPOCH`` is set by the derivation, so byte-compilation writes
-hash-based .pyc files and the output does not depend on the build time.
+``installer`` (installer unpacked and compiled, see installer.nix),
+``bytecodeScript`` (bytecode.py), ``interpreter`` (for script shebangs),
+``sitePackages``.
+installer copies the files; bytecode.py then byte-compiles site-packages
+with ``NIX_BUILD_CORES`` processes into hash-based pycs (``CHECKED_HASH``, as
+installer's compileall wrote them with ``SOURCE_DATE_EPOCH``), the same bytes
+for any number of processes and any build time.
 Packages with native code also get ``patchElfScript`` (patch_elf.py) and its
 inputs (see native.nix): their ELF files are given a RUNPATH after install.
 """
@@ -16,7 +20,7 @@ import os
 import sys
 import sysconfig
 
-sys.path.insert(0, os.environ["installerWheel"])
+sys.path.insert(0, os.environ["installer"])
 
 from installer import install  # noqa: E402
 from installer.destinations import SchemeDictionaryDestination  # noqa: E402
@@ -39,6 +43,7 @@ def load(name: str, path: str):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # found by name when pickled to a worker process
     spec.loader.exec_module(module)
     return module
 
@@ -58,11 +63,15 @@ destination = SchemeDictionaryDestination(
     scheme,
     interpreter=os.environ["interpreter"],
     script_kind="posix",
-    bytecode_optimization_levels=(0,),
+    bytecode_optimization_levels=(),
 )
 with WheelFile.open(linked) as source:
     install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
 print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
+
+bytecode = load("p2n_bytecode", os.environ["bytecodeScript"])
+compiled = bytecode.compile_tree(site_packages, bytecode.CHECKED_HASH, bytecode.build_cores())
+print(f"p2n: byte-compiled {compiled} modules")
 
 if os.environ.get("patchElfScript"):
     load("patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)

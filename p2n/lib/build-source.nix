@@ -1,7 +1,7 @@
 /**
   Packages built from source: an sdist, a git checkout or a local directory.
 
-  `buildFromSource { pkgs, python, system, installerWheel, pname, version, src,
+  `buildFromSource { pkgs, python, system, installer, pname, version, src,
   subdirectory ? null, buildWheels, backend, backendPath, patches ? [ ],
   useStdenv ? false, buildInputs ? [ ], nativeBuildInputs ? [ ], env ? { },
   extraAttrs ? { } }` builds a wheel with the source's PEP 517 `backend`, its
@@ -26,7 +26,7 @@ in
       pkgs,
       python,
       system,
-      installerWheel,
+      installer,
       pname,
       version,
       src,
@@ -48,11 +48,12 @@ in
           pname
           version
           src
-          installerWheel
+          installer
           ;
         interpreter = python.interpreter;
         sitePackages = python.sitePackages;
         buildWheelScript = ./build_wheel.py;
+        bytecodeScript = ./bytecode.py;
         buildWheels = builtins.toJSON (
           map (wheel: {
             inherit (wheel) name;

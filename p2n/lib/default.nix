@@ -24,7 +24,7 @@ let
   inherit (import ./native.nix) nativeAttrs attrFromPath;
   inherit (import ./build-source.nix) buildFromSource;
   inherit (import ./shell.nix) mkDevShell;
-  installerPin = import ./installer.nix;
+  inherit (import ./installer.nix) mkInstaller;
 
   /**
     One package's derivation from its generated entry: a wheel, or local source.
@@ -34,7 +34,7 @@ let
       pkgs,
       python,
       system,
-      installerWheel,
+      installer,
       root,
       buildSystems,
     }:
@@ -44,7 +44,7 @@ let
         inherit
           python
           system
-          installerWheel
+          installer
           root
           ;
       } pname entry;
@@ -89,7 +89,7 @@ let
             pkgs
             python
             system
-            installerWheel
+            installer
             pname
             src
             subdirectory
@@ -117,7 +117,7 @@ let
         inherit
           python
           system
-          installerWheel
+          installer
           pname
           ;
         inherit (entry) version;
@@ -137,7 +137,7 @@ let
     {
       python,
       system,
-      installerWheel,
+      installer,
       root,
     }:
     pname: entry: memberPath:
@@ -145,7 +145,7 @@ let
       inherit
         python
         system
-        installerWheel
+        installer
         pname
         memberPath
         ;
@@ -181,7 +181,10 @@ in
     }:
     let
       python = pkgs.${lock.python};
-      installerWheel = fetchFile installerPin;
+      installer = mkInstaller {
+        inherit python system;
+        bytecodeScript = ./bytecode.py;
+      };
       entries = lock.systems.${system};
       packages = builtins.mapAttrs (packageFor {
         buildSystems = (lock.buildSystems or { }).${system} or { };
@@ -189,7 +192,7 @@ in
           pkgs
           python
           system
-          installerWheel
+          installer
           root
           ;
       }) entries;
@@ -206,7 +209,7 @@ in
             inherit
               python
               system
-              installerWheel
+              installer
               root
               ;
           } pname entry entry.local.path

@@ -9,14 +9,14 @@ interpreter start below ``$P2N_PROJECT_ROOT`` (the working tree, exported by
 the dev shell), so edits take effect without a rebuild; without it the store
 copy ``src`` is used.
 Inputs: ``src``, ``importRoot``, ``memberPath``, ``pname``, ``version``,
-``scriptsJSON``, ``installerWheel``, ``interpreter``, ``sitePackages``.
+``scriptsJSON``, ``installer``, ``interpreter``, ``sitePackages``.
 """
 
 import json
 import os
 import sys
 
-sys.path.insert(0, os.environ["installerWheel"])
+sys.path.insert(0, os.environ["installer"])
 
 from installer.scripts import Script  # noqa: E402
 

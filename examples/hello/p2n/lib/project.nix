@@ -6,7 +6,7 @@
   without VCS folders, virtualenvs, build results, caches and p2n's own
   generated files, so editing those never rebuilds the project.
 
-  `installProject { python, system, installerWheel, pname, version, src, importRoot, scripts, memberPath ? "" }`
+  `installProject { python, system, installer, pname, version, src, importRoot, scripts, memberPath ? "" }`
   puts `src/<importRoot>` on `sys.path` with a `.pth` file, writes a minimal
   `.dist-info` and the console `scripts` (an attribute set name -> "module:attr").
   With `memberPath` (the package's directory relative to the project) it is an
@@ -61,7 +61,7 @@ in
     {
       python,
       system,
-      installerWheel,
+      installer,
       pname,
       version,
       src,
@@ -80,7 +80,7 @@ in
         version
         src
         importRoot
-        installerWheel
+        installer
         ;
       builder = python.interpreter;
       args = [ ./install_project.py ];
