@@ -27,5 +27,4 @@ assert spec is not None and spec.loader is not None
 bytecode = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = bytecode
 spec.loader.exec_module(bytecode)
-compiled = bytecode.compile_tree(out, bytecode.UNCHECKED_HASH, bytecode.build_cores())
-print(f"p2n: installer unpacked into {out}, {compiled} modules compiled")
+bytecode.compile_tree(out, bytecode.UNCHECKED_HASH, bytecode.build_cores())

@@ -85,6 +85,29 @@ def test_installed_bytecode_is_hash_based(built_env: Path) -> None:
         assert flags & 1, f"{pyc} is timestamp-based, not hash-based"
 
 
+def test_bytecode_does_not_depend_on_the_number_of_cores(
+    example_project: Path, standin_override: list[str], built_env: Path
+) -> None:
+    """pygments (~600 modules) is byte-compiled by forked workers, as many as ``cores``.
+
+    Built with Nix's default ``cores`` (all of them) for ``built_env``, rebuilt here
+    with one: ``--rebuild`` fails if a single byte differs.
+    """
+    result = run_nix(
+        "build",
+        f"path:{example_project}#packages.x86_64-linux.pygments",
+        *standin_override,
+        "--rebuild",
+        "--no-link",
+        "-L",
+        "--option",
+        "cores",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "workers: 1" in result.stderr
+
+
 def test_dev_shell_has_the_interpreter_and_packages(
     example_project: Path, standin_override: list[str], built_env: Path
 ) -> None:

@@ -40,10 +40,10 @@ FILES_PER_WORKER = 48
 
 def python_files(root: str) -> list[str]:
     """Every ``*.py`` file under ``root``, in a fixed order, not following directory links."""
-    found = []
+    found: list[str] = []
     for directory, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        found.extend(os.path.join(directory, name) for name in sorted(files) if name.endswith(".py"))
+        found.extend(os.path.join(directory, f) for f in sorted(files) if f.endswith(".py"))
     return [path for path in found if os.path.isfile(path)]
 
 
@@ -99,4 +99,6 @@ def compile_tree(root: str, mode: py_compile.PycInvalidationMode, cores: int) ->
     failed = [error for error in errors if error is not None]
     for error in failed:
         print(error, file=sys.stderr)
-    return len(files) - len(failed)
+    compiled = len(files) - len(failed)
+    print(f"p2n: byte-compiled {compiled} of {len(files)} modules, workers: {workers}")
+    return compiled

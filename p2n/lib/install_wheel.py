@@ -70,8 +70,7 @@ with WheelFile.open(linked) as source:
 print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
 
 bytecode = load("p2n_bytecode", os.environ["bytecodeScript"])
-compiled = bytecode.compile_tree(site_packages, bytecode.CHECKED_HASH, bytecode.build_cores())
-print(f"p2n: byte-compiled {compiled} modules")
+bytecode.compile_tree(site_packages, bytecode.CHECKED_HASH, bytecode.build_cores())
 
 if os.environ.get("patchElfScript"):
     load("patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)
