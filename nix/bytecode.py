@@ -17,15 +17,14 @@ compiled which file:
   interned before the first file.
 - marshal flags objects referenced elsewhere in the process (``FLAG_REF``):
   workers are forked from this process (never spawned: a fresh interpreter
-  holds other objects) and forked whenever a tree has enough files, whatever
-  ``cores`` is, so every file is compiled in the same state. Small trees are
-  compiled in this process, also whatever ``cores`` is.
+  holds other objects), and whether a tree is compiled by forked workers or
+  in this process depends on its size alone, never on ``cores``: every file
+  is compiled in the same state.
 - ``PYTHONHASHSEED`` (set by the derivation) fixes the order of set constants.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import py_compile
 import sys
@@ -33,18 +32,24 @@ import sys
 CHECKED_HASH = py_compile.PycInvalidationMode.CHECKED_HASH
 UNCHECKED_HASH = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
-# Files per worker below which forking does not pay off (a fork and its result
-# round trips cost a few ms, a file ~2 ms to compile on average).
-FILES_PER_WORKER = 48
+# Measured on 2 cores (CPython 3.11, ~9 KiB of source per ms): starting a pool
+# of workers costs 10-20 ms, so trees under PARALLEL_BYTES of source (~60 ms
+# of compiling) are compiled in this process; above, one worker per
+# BYTES_PER_WORKER, at most ``cores``.
+PARALLEL_BYTES = 512 * 1024
+BYTES_PER_WORKER = 256 * 1024
 
 
-def python_files(root: str) -> list[str]:
-    """Every ``*.py`` file under ``root``, in a fixed order, not following directory links."""
-    found: list[str] = []
+def python_files(root: str) -> dict[str, int]:
+    """Every ``*.py`` file under ``root`` and its size, not following directory links."""
+    found: dict[str, int] = {}
     for directory, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        found.extend(os.path.join(directory, f) for f in sorted(files) if f.endswith(".py"))
-    return [path for path in found if os.path.isfile(path)]
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if name.endswith(".py") and os.path.isfile(path):
+                found[path] = os.path.getsize(path)
+    return found
 
 
 def _intern_latin1() -> None:
@@ -66,11 +71,11 @@ def _compile_one(path: str) -> str | None:
     return None
 
 
-def workers_for(files: int, cores: int) -> int:
-    """How many processes compile ``files`` files: 0 means this one."""
-    if files < 2 * FILES_PER_WORKER:
+def workers_for(files: int, source_bytes: int, cores: int) -> int:
+    """How many forked processes compile the tree: 0 means this one, whatever ``cores`` is."""
+    if files < 2 or source_bytes < PARALLEL_BYTES:
         return 0
-    return max(1, min(cores, files // FILES_PER_WORKER))
+    return max(1, min(cores, source_bytes // BYTES_PER_WORKER))
 
 
 def build_cores() -> int:
@@ -88,15 +93,19 @@ def compile_tree(root: str, mode: py_compile.PycInvalidationMode, cores: int) ->
     global _mode
     _mode = mode
     _intern_latin1()
-    files = python_files(root)
-    workers = workers_for(len(files), cores)
+    sizes = python_files(root)
+    files = sorted(sizes)
+    workers = workers_for(len(files), sum(sizes.values()), cores)
     if workers == 0:
         errors = [_compile_one(path) for path in files]
     else:
-        chunk = max(1, len(files) // (workers * 8))
+        # Imported only here, before forking, so both paths keep their own fixed state.
+        import multiprocessing
+
+        largest_first = sorted(files, key=lambda path: (-sizes[path], path))
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            errors = pool.map(_compile_one, files, chunksize=chunk)
-    failed = [error for error in errors if error is not None]
+            errors = list(pool.imap_unordered(_compile_one, largest_first))
+    failed = sorted(error for error in errors if error is not None)
     for error in failed:
         print(error, file=sys.stderr)
     compiled = len(files) - len(failed)

@@ -58,11 +58,13 @@ def _write_tree(root: Path, modules: int, names: bool = True) -> None:
         if number % 5 == 1:
             body.append("TABLE = {'\\\\O': 'Ø', '\\\\u': 'µ', 'plain': 'é'}")
         body.append(f"def check(x):\n    return x in {{'a{number}', 'b', 'c', 'Ø'}}\n")
+        # Modules of many sizes (workers take the largest first), ~900 KiB in all: 3 workers.
+        body.extend(f"def f{i}(a, b=({i}, 'é')):\n    return a * {i} + len(b)\n" for i in range(number % 140))
         (package / f"m{number:03}.py").write_text("\n".join(body) + "\n", encoding="utf-8")
     (package / "broken.py").write_text("def broken(:\n")
 
 
-def _compile(root: Path, cores: int) -> dict[str, Any]:
+def _compile(root: Path, cores: int, parallel: bool = True) -> dict[str, Any]:
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
     result = subprocess.run(
         [sys.executable, "-c", _RUNNER, str(root), str(cores), str(BYTECODE)],
@@ -73,7 +75,7 @@ def _compile(root: Path, cores: int) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr
     assert "broken.py" in result.stderr  # reported, not fatal, as compileall does
-    assert "p2n: byte-compiled" in result.stdout
+    assert f"workers: {min(cores, 3) if parallel else 0}" in result.stdout
     parsed: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     return parsed
 
@@ -93,6 +95,9 @@ def test_a_module_compiles_to_the_same_bytes_whatever_was_compiled_before(tmp_pa
     after_names = _compile(tmp_path / "tree", 1)["pycs"]
     _write_tree(tmp_path / "tree", 240, names=False)
     without_names = _compile(tmp_path / "tree", 1)["pycs"]
+    _write_tree(tmp_path / "tree", 12)
+    small_tree = _compile(tmp_path / "tree", 2, parallel=False)["pycs"]  # in this process
+    assert all(after_names[name] == pyc for name, pyc in small_tree.items())
     tag = sys.implementation.cache_tag
     same_source = [f"pkg/__pycache__/m{n:03}.{tag}.pyc" for n in range(240) if n % 7 != 3]
     assert all(after_names[name] == without_names[name] for name in same_source)
@@ -100,7 +105,7 @@ def test_a_module_compiles_to_the_same_bytes_whatever_was_compiled_before(tmp_pa
 
 def test_pycs_are_checked_hash_based(tmp_path: Path) -> None:
     _write_tree(tmp_path / "tree", 3)
-    pycs = _compile(tmp_path / "tree", 1)["pycs"]
+    pycs = _compile(tmp_path / "tree", 1, parallel=False)["pycs"]
     assert pycs
     for pyc in pycs.values():
         flags = int.from_bytes(bytes.fromhex(pyc)[4:8], "little")
