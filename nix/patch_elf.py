@@ -9,11 +9,18 @@ found in ``libraryDirs`` (the ``lib/`` of the nixpkgs packages named by
 ``libraryNames``). glibc's own libraries and libpython are left to the
 loader and the interpreter. Libraries found nowhere are reported by name,
 with the override that adds them, and fail the build.
+
+The dynamic section (needed libraries, RUNPATH) is read here (``read_dynamic``),
+so patchelf runs only for files whose RUNPATH changes: two or three patchelf
+processes per ELF file cost ~10 ms each through nixpkgs' wrapper-free binary
+and more through the stand-in's, for files that mostly need nothing. A file
+this reader does not understand is asked of patchelf, as before.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 
@@ -76,11 +83,95 @@ def is_elf(path: str) -> bool:
 
 def elf_files(root: str) -> list[str]:
     """Every ELF file under ``root``, sorted (so patching order is deterministic)."""
-    found = []
+    found: list[str] = []
     for directory, dirs, files in os.walk(root):
         dirs.sort()
         found.extend(os.path.join(directory, f) for f in sorted(files))
     return [path for path in found if is_elf(path)]
+
+
+class ElfError(ValueError):
+    """An ELF file this reader does not handle; patchelf is asked instead."""
+
+
+_PT_LOAD, _PT_DYNAMIC = 1, 2
+_DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_RPATH, _DT_RUNPATH = 0, 1, 5, 15, 29
+
+
+def read_dynamic(path: str) -> tuple[list[str], list[str]] | None:
+    """``(needed, rpath)`` of an ELF file, as patchelf prints them; None without a dynamic section.
+
+    ``rpath`` is DT_RUNPATH, else DT_RPATH, split at ``:``. 32/64-bit, either byte order.
+    """
+    with open(path, "rb") as handle:
+        ident = handle.read(16)
+        if len(ident) < 16 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2):
+            raise ElfError("not an ELF file")
+        if ident[5] not in (1, 2):
+            raise ElfError("unknown byte order")
+        order = "<" if ident[5] == 1 else ">"
+        wide = ident[4] == 2
+        header_format = order + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH")
+        header = _unpack(header_format, handle.read(struct.calcsize(header_format)))
+        phoff, phentsize, phnum = header[4], header[8], header[9]
+        if phnum == 0:
+            return None  # an object file or archive member: nothing is loaded from it
+        if phnum == 0xFFFF:
+            raise ElfError("extended program header count")
+        # p_type, p_offset, p_vaddr, p_filesz (ELF64 and ELF32 order their fields differently)
+        program_format = order + ("IIQQQQQQ" if wide else "IIIIIIII")
+        if phentsize < struct.calcsize(program_format):
+            raise ElfError("short program headers")
+        segments = []
+        for index in range(phnum):
+            handle.seek(phoff + index * phentsize)
+            fields = _unpack(program_format, handle.read(struct.calcsize(program_format)))
+            if wide:
+                segments.append((fields[0], fields[2], fields[3], fields[5]))
+            else:
+                segments.append((fields[0], fields[1], fields[2], fields[4]))
+        dynamic = [s for s in segments if s[0] == _PT_DYNAMIC]
+        if not dynamic:
+            return None
+        entry_format = order + ("qQ" if wide else "iI")
+        entry_size = struct.calcsize(entry_format)
+        handle.seek(dynamic[0][1])
+        raw = handle.read(dynamic[0][3])
+        entries = []
+        for start in range(0, len(raw) - entry_size + 1, entry_size):
+            tag, value = _unpack(entry_format, raw[start : start + entry_size])
+            if tag == _DT_NULL:
+                break
+            entries.append((tag, value))
+        strtabs = [value for tag, value in entries if tag == _DT_STRTAB]
+        if not strtabs:
+            raise ElfError("no string table")
+        loads = [s for s in segments if s[0] == _PT_LOAD and s[2] <= strtabs[0] < s[2] + s[3]]
+        if not loads:
+            raise ElfError("string table outside the loaded segments")
+        table = strtabs[0] - loads[0][2] + loads[0][1]
+
+        def string(offset: int) -> str:
+            handle.seek(table + offset)
+            chunk = b""
+            while b"\0" not in chunk:
+                more = handle.read(256)
+                if not more:
+                    raise ElfError("unterminated string")
+                chunk += more
+            return chunk[: chunk.index(b"\0")].decode("utf-8", "surrogateescape")
+
+        needed = [string(value) for tag, value in entries if tag == _DT_NEEDED]
+        runpath = [string(value) for tag, value in entries if tag == _DT_RUNPATH]
+        rpath = [string(value) for tag, value in entries if tag == _DT_RPATH]
+    found = (runpath or rpath or [""])[0]
+    return needed, [entry for entry in found.split(":") if entry]
+
+
+def _unpack(layout: str, data: bytes) -> tuple[int, ...]:
+    if len(data) != struct.calcsize(layout):
+        raise ElfError("truncated")
+    return struct.unpack(layout, data)
 
 
 def _patchelf(patchelf: str, *args: str) -> str:
@@ -90,15 +181,26 @@ def _patchelf(patchelf: str, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _dynamic(patchelf: str, path: str) -> bool:
-    """Whether the file is dynamically linked (object files and static archives are not)."""
+def dynamic_info(patchelf: str, path: str) -> tuple[list[str], list[str]] | None:
+    """``(needed, rpath)``, or None if the file is not dynamically linked (object files, static).
+
+    Read from the file; asked of patchelf if the reader does not understand it.
+    """
+    try:
+        return read_dynamic(path)
+    except (ElfError, OSError):
+        pass
     result = subprocess.run([patchelf, "--print-needed", path], capture_output=True, text=True)
-    return result.returncode == 0
+    if result.returncode != 0:
+        return None
+    rpath = _patchelf(patchelf, "--print-rpath", path)
+    return result.stdout.split(), [p for p in rpath.split(":") if p]
 
 
 def patch_tree(root: str, package: str, patchelf: str, library_dirs: list[str], names: str) -> int:
     """Patch every ELF file under ``root``; return how many were changed (exit on failure)."""
-    elves = [path for path in elf_files(root) if _dynamic(patchelf, path)]
+    dynamic = {path: dynamic_info(patchelf, path) for path in elf_files(root)}
+    elves = [path for path, info in dynamic.items() if info is not None]
     shipped: dict[str, str] = {}
     for path in elves:
         shipped.setdefault(os.path.basename(path), os.path.dirname(path))
@@ -111,8 +213,9 @@ def patch_tree(root: str, package: str, patchelf: str, library_dirs: list[str], 
     changed = 0
     for path in elves:
         here = os.path.dirname(path)
-        needed = _patchelf(patchelf, "--print-needed", path).split()
-        old = [p for p in _patchelf(patchelf, "--print-rpath", path).split(":") if p]
+        info = dynamic[path]
+        assert info is not None
+        needed, old = info
         keep = [p for p in old if p.startswith("$ORIGIN") or p.startswith(root)]
         search = [p.replace("$ORIGIN", here) for p in keep]
         entries = list(keep)
