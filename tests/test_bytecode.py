@@ -59,7 +59,10 @@ def _write_tree(root: Path, modules: int, names: bool = True) -> None:
             body.append("TABLE = {'\\\\O': 'Ø', '\\\\u': 'µ', 'plain': 'é'}")
         body.append(f"def check(x):\n    return x in {{'a{number}', 'b', 'c', 'Ø'}}\n")
         # Modules of many sizes (workers take the largest first), ~900 KiB in all: 3 workers.
-        body.extend(f"def f{i}(a, b=({i}, 'é')):\n    return a * {i} + len(b)\n" for i in range(number % 140))
+        body.extend(
+            f"def f{i}(a, b=({i}, 'é')):\n    return a * {i} + len(b)\n"
+            for i in range(number % 140)
+        )
         (package / f"m{number:03}.py").write_text("\n".join(body) + "\n", encoding="utf-8")
     (package / "broken.py").write_text("def broken(:\n")
 
