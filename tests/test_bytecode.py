@@ -58,7 +58,7 @@ def _write_tree(root: Path, modules: int, names: bool = True) -> None:
         if number % 5 == 1:
             body.append("TABLE = {'\\\\O': 'Ø', '\\\\u': 'µ', 'plain': 'é'}")
         body.append(f"def check(x):\n    return x in {{'a{number}', 'b', 'c', 'Ø'}}\n")
-        # Modules of many sizes (workers take the largest first), ~900 KiB in all: 3 workers.
+        # Modules of many sizes (workers take the largest first), ~800 KiB in all: 3 workers.
         body.extend(
             f"def f{i}(a, b=({i}, 'é')):\n    return a * {i} + len(b)\n"
             for i in range(number % 140)
