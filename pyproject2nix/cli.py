@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import click
 
@@ -43,6 +44,21 @@ class LazyGroup(click.Group):
         return command
 
 
+FC = TypeVar("FC", bound=Callable[..., object])
+
+
+def project_option(help_text: str) -> Callable[[FC], FC]:
+    """``--project DIR`` (default: the current directory), shared by the commands."""
+    return click.option(
+        "--project",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help=help_text,
+    )
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="p2n")
 def cli() -> None:
@@ -56,14 +72,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory holding pyproject.toml and the lock; files are written there.",
-)
+@project_option("Project directory holding pyproject.toml and the lock; files are written there.")
 @click.option(
     "--python",
     metavar="3.X",
@@ -246,14 +255,7 @@ def generate(
 
 
 @cli.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory holding the generated files.",
-)
+@project_option("Project directory holding the generated files.")
 def check(project_dir: Path) -> None:
     """Exit 1 if flake.nix/p2n/ no longer match the lock, pyproject.toml or p2n's version.
 
