@@ -303,7 +303,7 @@ def _files(
     sdist: Artifact | None = None
     for entry in entries:
         filename = entry.string("file")
-        sha256 = _hash(entry)
+        sha256 = entry.sha256()
         url = source.location if source.kind in (SourceKind.URL, SourceKind.PATH) else ""
         if filename.endswith(".whl"):
             try:
@@ -337,22 +337,6 @@ def _file_version(entry: TomlTable) -> Version | None:
         return parse_sdist_filename(filename)[1]
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
-
-
-def _hash(entry: TomlTable) -> str:
-    """The sha256 of a file entry, or "" for md5-only / missing hashes."""
-    text = entry.opt_string("hash")
-    if not text:
-        return ""
-    algorithm, sep, digest = text.partition(":")
-    if not sep or not digest:
-        raise entry.error("hash", f"expected 'sha256:<hex>', got {text!r}")
-    if algorithm != "sha256":
-        return ""
-    digest = digest.lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise entry.error("hash", f"not a sha256 hex digest: {digest!r}")
-    return digest
 
 
 # -- requirements ------------------------------------------------------------

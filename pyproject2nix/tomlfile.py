@@ -11,6 +11,7 @@ try:  # tomli ships mypyc-compiled wheels: ~3x faster than the stdlib on large l
     import tomli as tomllib
 except ImportError:  # pragma: no cover - pure stdlib fallback
     import tomllib  # type: ignore[no-redef]
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ def load_toml(path: Path) -> dict[str, Any]:
             f"{path}: malformed TOML ({exc}); regenerate the file with the tool that wrote it"
         ) from exc
 
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 _TYPE_NAMES = {
     str: "a string",
@@ -96,6 +99,25 @@ class TomlTable:
         """A required integer."""
         value: int = self._typed(key, int, True)
         return value
+
+    def sha256(self, key: str = "hash") -> str:
+        """A ``sha256:<hex>`` digest as lower-case hex; "" when absent or another algorithm.
+
+        Lock formats keep files without a usable hash (md5-only, none); selecting
+        such a file later fails with a message that names the fix.
+        """
+        text = self.opt_string(key)
+        if not text:
+            return ""
+        algorithm, sep, digest = text.partition(":")
+        if not sep or not digest:
+            raise self.error(key, f"expected 'sha256:<hex>', got {text!r}")
+        if algorithm != "sha256":
+            return ""
+        digest = digest.lower()
+        if not _SHA256_HEX.fullmatch(digest):
+            raise self.error(key, f"not a sha256 hex digest: {digest!r}")
+        return digest
 
     def opt_table(self, key: str) -> TomlTable | None:
         """An optional sub-table."""

@@ -7,7 +7,6 @@ with its key path, even for packages no target system needs. What a package
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind
 from .tomlfile import TomlTable, load_toml
 
 SUPPORTED_LOCK_VERSION = 1
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
@@ -147,23 +145,6 @@ def _source(table: TomlTable) -> Source:
     )
 
 
-def _hash(table: TomlTable) -> str:
-    """The sha256 hex digest of an artifact, or '' when the lock records none."""
-    text = table.opt_string("hash")
-    if text is None:
-        return ""
-    algorithm, sep, digest = text.partition(":")
-    if not sep or not digest:
-        raise table.error("hash", f"expected 'sha256:<hex>', got {text!r}")
-    if algorithm != "sha256":
-        # Kept unusable; selecting this file later fails with a clear message.
-        return ""
-    digest = digest.lower()
-    if not _SHA256_HEX.fullmatch(digest):
-        raise table.error("hash", f"not a sha256 hex digest: {digest!r}")
-    return digest
-
-
 def filename_of(table: TomlTable, url: str | None) -> str:
     """The file name of an artifact: ``filename`` if given, else the URL's last segment."""
     filename = table.opt_string("filename")
@@ -193,7 +174,7 @@ def _wheel(table: TomlTable, source: Source | None = None) -> Wheel:
     filename = filename_of(table, url)
     tags = _wheel_tags(table, filename)
     return Wheel(
-        url=url, sha256=_hash(table), filename=filename, size=table.opt_integer("size"), tags=tags
+        url=url, sha256=table.sha256(), filename=filename, size=table.opt_integer("size"), tags=tags
     )
 
 
@@ -222,7 +203,7 @@ def _sdist(table: TomlTable, source: Source | None = None) -> Artifact:
     url = _artifact_url(table, source)
     return Artifact(
         url=url,
-        sha256=_hash(table),
+        sha256=table.sha256(),
         filename=filename_of(table, url),
         size=table.opt_integer("size"),
     )
