@@ -18,6 +18,20 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Build users, as Debian's nix-setup-systemd creates them (that package pulls in
+# systemd, so it is not installed): root's builds run as nixbld1..10, and Nix
+# refuses to build when the group is missing.
+if ! getent group nixbld >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo groupadd --force --system nixbld
+  for n in $(seq 1 10); do
+    id "nixbld$n" >/dev/null 2>&1 ||
+      $sudo useradd --system --comment "Nix build user $n" --home-dir /var/empty \
+        --gid nixbld --groups nixbld --no-user-group --shell /usr/sbin/nologin "nixbld$n"
+  done
+fi
+
 # The newest python3 on PATH that is >= 3.11 (Debian 12 ships 3.11).
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do
