@@ -63,9 +63,10 @@ def unpack(src: str, scratch: str) -> str:
                 archive.extractall(target, filter="tar")
         entries = os.listdir(target)
         top = os.path.join(target, entries[0]) if len(entries) == 1 else target
+    # Backends write beside the source (setuptools' <name>.egg-info, build/): every
+    # directory of the copy, its top included, must be writable, as in a store copy it is not.
     for directory, dirs, files in os.walk(target):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
+        for path in [directory, *(os.path.join(directory, name) for name in dirs + files)]:
             if not os.path.islink(path):
                 os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
     subdirectory = os.environ.get("subdirectory")
