@@ -56,6 +56,11 @@ def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
     return version, records[SETTINGS_MARK], digests
 
 
+def recorded_settings(lock_data: Path) -> dict[str, object]:
+    """The ``p2n generate`` settings recorded in ``p2n/lock.nix`` (``p2n diff`` reads the lock)."""
+    return _recorded(lock_data)[1]
+
+
 def check(project_dir: Path) -> Freshness:
     """Compare the generated files in ``project_dir`` with a fresh generation."""
     lock_data = project_dir / LOCK_DATA
