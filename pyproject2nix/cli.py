@@ -52,7 +52,7 @@ def project_option(help_text: str) -> Callable[[FC], FC]:
     return click.option(
         "--project",
         "project_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
         default=Path("."),
         show_default=True,
         help=help_text,
@@ -203,8 +203,10 @@ def generate(
     from packaging.utils import canonicalize_name
 
     from .generate import GenerateRequest, plan
-    from .output import check_not_foreign, write_tree
+    from .output import check_not_foreign, recover, write_tree
     from .select import FilePolicy, Options
+
+    recover(project_dir)
 
     request = GenerateRequest(
         project_dir=project_dir,
