@@ -359,7 +359,7 @@ TMPDIR_FLAKE = """\
       name = "writes-tmpdir";
       system = "x86_64-linux";
       builder = "${./tools}/busybox";
-      args = [ "sh" "-c" "echo scratch > $TMPDIR/scratch && ${./tools}/busybox cp $TMPDIR/scratch $out" ];
+      args = [ "sh" "-c" "echo x > $TMPDIR/x && ${./tools}/busybox cp $TMPDIR/x $out" ];
     };
   };
 }
