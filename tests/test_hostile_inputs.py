@@ -226,3 +226,22 @@ def test_unwritable_project_is_one_line_error(
     monkeypatch.setattr(output.tempfile, "mkdtemp", refuse)
     with pytest.raises(OutputError, match="cannot write the generated files: Permission denied"):
         output.write_tree(tmp_path, {"flake.nix": b"x"})
+
+
+def test_build_lock_is_valid_toml_for_any_character(tmp_path: Path) -> None:
+    """Item 7: characters beyond the BMP (and DEL, ESC) used to make invalid TOML."""
+    from pyproject2nix.buildlock import BuildLock, PinnedWheel, RecordedSource, read_build_lock
+    from pyproject2nix.buildsystem import BuildSystem
+
+    odd = 'x\U0001f600y\x7f\x1b"\\\n\t'
+    lock = BuildLock()
+    requires = (f'demo; platform_release == "{odd}"',)
+    lock.sources[f"git https://h/{odd}@{'0' * 40}"] = RecordedSource(
+        BuildSystem(requires, f"backend{odd}", (f"dir{odd}",)), "sha256-xyz="
+    )
+    lock.resolutions[(requires, "3.12", "x86_64-linux")] = (
+        PinnedWheel("demo", "1", f"demo{odd}.whl", f"https://h/{odd}", "ab" * 32),
+    )
+    path = tmp_path / "build-systems.toml"
+    path.write_bytes(lock.render())
+    assert read_build_lock(path) == lock
