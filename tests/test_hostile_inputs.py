@@ -245,3 +245,28 @@ def test_build_lock_is_valid_toml_for_any_character(tmp_path: Path) -> None:
     path = tmp_path / "build-systems.toml"
     path.write_bytes(lock.render())
     assert read_build_lock(path) == lock
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x07", "\x7f", "\x0b", "\x85", "\u202e"])
+def test_control_characters_are_never_written_into_nix(char: str) -> None:
+    """Item 11: Nix cannot escape them (NUL truncates in 2.8); they were written raw."""
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.nixexpr import string
+
+    with pytest.raises(InputError, match=f"control character U\\+{ord(char):04X}"):
+        string(f"https://h/a{char}b.whl")
+
+
+def test_control_character_in_a_lock_url_is_one_line_error(tmp_path: Path) -> None:
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    lock.write_text(
+        lock.read_text().replace(
+            "attrs-26.1.0-py3-none-any.whl", "attrs\\u001b[2J-26.1.0-py3-none-any.whl", 1
+        )
+    )
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "\x1b" not in result.stderr and "U+001B" in result.stderr
+    assert not (project / "flake.nix").exists()
