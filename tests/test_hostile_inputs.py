@@ -270,3 +270,39 @@ def test_control_character_in_a_lock_url_is_one_line_error(tmp_path: Path) -> No
     assert len(result.stderr.strip().splitlines()) == 1
     assert "\x1b" not in result.stderr and "U+001B" in result.stderr
     assert not (project / "flake.nix").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "outputHash",
+        "outputHashMode",
+        "outputs",
+        "__noChroot",
+        "__impure",
+        "__structuredAttrs",
+        "buildCommand",
+        "installPhase",
+        "phases",
+        "impureEnvVars",
+        "buildWheelScript",
+        "p2nPatches",
+        "stdenvBuild",
+        "subdirectory",
+    ],
+)
+def test_env_cannot_change_the_nature_of_a_build(tmp_path: Path, name: str) -> None:
+    """Item 12: [tool.p2n] env took derivation attributes (a fixed-output build gets network)."""
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.overrides import parse_overrides
+    from pyproject2nix.tomlfile import TomlTable
+
+    table = TomlTable(
+        tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {name: "x"}}}}
+    )
+    with pytest.raises(InputError, match=f"tool.p2n.packages.demo.env.{name}: "):
+        parse_overrides(table, "pyproject.toml")
+    fine = TomlTable(
+        tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {"CFLAGS": "-O2"}}}}
+    )
+    assert parse_overrides(fine, "pyproject.toml").package("demo").env == (("CFLAGS", "-O2"),)
