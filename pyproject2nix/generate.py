@@ -389,7 +389,8 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     build_lock = (
         resolver.used.render() if resolver.used.sources or resolver.used.resolutions else None
     )
-    label = project.name or request.project_dir.resolve().name
+    # Not the directory's name: output must not depend on where the checkout lives.
+    label = project.name or lock.root_names[0]
     files = render_files(
         RenderInput(
             project=label,

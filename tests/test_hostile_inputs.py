@@ -306,3 +306,35 @@ def test_env_cannot_change_the_nature_of_a_build(tmp_path: Path, name: str) -> N
         tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {"CFLAGS": "-O2"}}}}
     )
     assert parse_overrides(fine, "pyproject.toml").package("demo").env == (("CFLAGS", "-O2"),)
+
+
+def _virtual_workspace(project: Path) -> Path:
+    """A uv workspace root without a [project] table, and one member."""
+    member = project / "packages" / "member"
+    (member / "member").mkdir(parents=True)
+    (member / "member" / "__init__.py").write_text("")
+    (member / "pyproject.toml").write_text(
+        '[project]\nname = "member"\nversion = "1.0"\nrequires-python = ">=3.11"\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    (project / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["packages/*"]\n')
+    (project / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
+        '[manifest]\nmembers = ["member"]\n'
+        '[[package]]\nname = "member"\nversion = "1.0"\n'
+        'source = { editable = "packages/member" }\n'
+    )
+    (project / "p2n").mkdir()
+    shutil.copyfile(EXAMPLE / "p2n" / "build-systems.toml", project / "p2n" / "build-systems.toml")
+    return project
+
+
+def test_output_does_not_depend_on_the_directory_name(tmp_path: Path) -> None:
+    """Item 8: without [project].name the directory's name went into the output."""
+    outputs = []
+    for directory in ("checkout-one", "other-name"):
+        project = _virtual_workspace(tmp_path / directory)
+        result = run_p2n("generate", "--project", str(project), "--offline")
+        assert result.returncode == 0, result.stderr
+        outputs.append({p.relative_to(project): p.read_bytes() for p in project.rglob("*.nix")})
+    assert outputs[0] == outputs[1]
