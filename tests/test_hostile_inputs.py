@@ -338,3 +338,53 @@ def test_output_does_not_depend_on_the_directory_name(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         outputs.append({p.relative_to(project): p.read_bytes() for p in project.rglob("*.nix")})
     assert outputs[0] == outputs[1]
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        ("uv.lock", 'name = "attrs"', 'name = "at trs"', "package name 'at trs' is not a valid"),
+        ("uv.lock", 'name = "attrs"', 'name = "../../x"', "is not a valid package name"),
+        (
+            "uv.lock",
+            "attrs-26.1.0-py3-none-any.whl",
+            "attrs%20x-26.1.0-py3-none-any.whl",
+            "file name 'attrs x-26.1.0-py3-none-any.whl' holds characters Nix refuses",
+        ),
+        (
+            "pyproject.toml",
+            "hello-p2n = ",
+            '"../../x" = ',
+            "script '../../x' of hello-p2n is not a plain file name",
+        ),
+        ("pyproject.toml", "hello-p2n = ", '"" = ', "script '' of hello-p2n"),
+        ("pyproject.toml", "hello-p2n = ", '"-rf" = ', "script '-rf'"),
+    ],
+    ids=["space", "dotdot", "wheel-file", "script-dotdot", "script-empty", "script-dash"],
+)
+def test_names_are_validated_before_nix_sees_them(
+    tmp_path: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    """Item 10: names uv rejects failed only later in Nix; script names could leave bin/."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / file, old, new)
+    if new.startswith('name = "'):  # the dependency edge names the package too
+        _edit(project / "uv.lock", '{ name = "attrs" }', "{ " + new + " }")
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_project_name_is_refused(tmp_path: Path) -> None:
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / "pyproject.toml", 'name = "hello-p2n"', 'name = "hello p2n"')
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2
+    assert "project.name 'hello p2n' is not a valid package name" in result.stderr
