@@ -262,7 +262,9 @@ def test_control_character_in_a_lock_url_is_one_line_error(tmp_path: Path) -> No
     lock = project / "uv.lock"
     lock.write_text(
         lock.read_text().replace(
-            "attrs-26.1.0-py3-none-any.whl", "attrs\\u001b[2J-26.1.0-py3-none-any.whl", 1
+            "https://files.pythonhosted.org/packages/64/b4",
+            "https://files.pythonhosted.org/packages/64\\u001b[2J/b4",
+            1,
         )
     )
     result = run_p2n("generate", "--project", str(project), "--offline")
