@@ -197,7 +197,7 @@ def _left_out(data: RenderInput) -> list[str]:
     """Comment lines naming each system left out and why, for reviewers."""
     if not data.left_out:
         return []
-    lines = ["Systems left out (`p2n generate --system SYSTEM` asks for one and fails with why):"]
+    lines = ["Systems left out of this flake, and why:"]
     for left in data.left_out:
         warning = "WARNING: " if left.missing_files else ""
         lines.append(f"  {warning}{left.system}: {left.reason}")
