@@ -351,9 +351,11 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     unserved = []
     for package in sorted(walk.packages.values(), key=lambda p: p.name):
         sdist = choose_sdist(lock, package, target, options)
-        wheel = None if sdist is not None else choose_wheel(package, target)
-        if sdist is None and wheel is None and package.source.kind not in _FROM_SOURCE:
-            unserved.append(package)
+        wheel = None
+        if sdist is None and package.source.kind not in _FROM_SOURCE:
+            wheel = _best_wheel(package, target)
+            if wheel is None:
+                unserved.append(package)
         selected.append(
             SelectedPackage(
                 package=package,
@@ -555,14 +557,17 @@ def choose_sdist(
     return None
 
 
-def choose_wheel(package: LockedPackage, target: Target) -> Wheel | None:
-    """The best wheel of a registry/URL/path package for ``target``.
+def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
+    """The best wheel of a registry/URL/path package for ``target``; None for source builds.
 
-    None for source builds, and when no wheel fits (:func:`select` reports it).
+    Raises :class:`UnservedError` when no wheel fits (call it when no sdist is chosen).
     """
     if package.source.kind in _FROM_SOURCE:
         return None
-    return _best_wheel(package, target)
+    best = _best_wheel(package, target)
+    if best is None:
+        raise UnservedError(lock, target, (package,))
+    return best
 
 
 def _describe_files(package: LockedPackage, shown: int = 4) -> str:
