@@ -426,13 +426,24 @@ def candidate_targets(
     Systems asked for must each be supported; by default every known system
     that the lock's ``supported-markers`` allow is tried.
     """
+    if lock.one_platform and len(asked) != 1:
+        raise InputError(
+            f"{lock.path}: a compiled requirements file holds one platform's resolution, and "
+            "it does not say which; pass the one it was compiled on with --system "
+            "(and --python), or compile with `uv pip compile --universal`"
+        )
     systems = asked or tuple(SYSTEMS[name] for name in DEFAULT_SYSTEMS)
     targets = [Target(system, python) for system in systems]
     unsupported = [t.system.nix_system for t in targets if not supports(lock, t)]
     if asked and unsupported:
+        fix = (
+            "add it to tool.uv.environments and re-lock"
+            if lock.path.name == "uv.lock"
+            else "lock again for that platform"
+        )
         raise InputError(
             f"{lock.path}: the lock is not resolved for {', '.join(unsupported)} "
-            "(see supported-markers); add it to tool.uv.environments and re-lock"
+            f"(see supported-markers); {fix}"
         )
     left_out = tuple(
         LeftOut(name, "outside the lock's supported-markers ([tool.uv] environments)", False)
