@@ -10,7 +10,6 @@ a new requirement set asks the network (``p2n check`` never does).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -92,8 +91,19 @@ class BuildLock:
 
 
 def _s(text: str) -> str:
-    """A TOML basic string (JSON's escapes are a subset of TOML's)."""
-    return json.dumps(text)
+    """A TOML basic string: ``\\``, ``"`` and control characters escaped, the rest as is.
+
+    Not ``json.dumps``: it writes characters beyond the BMP as surrogate pairs
+    (``\\ud83d\\ude00``), which TOML refuses, and leaves DEL raw, which TOML forbids.
+    """
+    return '"' + "".join(_TOML_ESCAPES.get(c) or _toml_char(c) for c in text) + '"'
+
+
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _toml_char(char: str) -> str:
+    return f"\\u{ord(char):04x}" if char < " " or char == "\x7f" else char
 
 
 def _list(items: Iterable[str]) -> str:

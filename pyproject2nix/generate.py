@@ -8,11 +8,12 @@ lock, choose the interpreter, select packages for every system, render, and
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 
 from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
@@ -297,6 +298,54 @@ def _check_local_files(project_dir: Path, lock: Lock, selections: list[Selection
                     )
 
 
+_PACKAGE_NAME = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?")
+"""A PEP 508 name after PEP 503 normalisation (what uv accepts)."""
+_STORE_NAME = re.compile(r"[A-Za-z0-9+_?=-][A-Za-z0-9+._?=-]*")
+"""What Nix accepts as a store path name: wheels and sdists are fetched under their file name."""
+_SCRIPT_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
+"""A console script: one file in bin/, so no separators, no leading dot or dash, no spaces."""
+
+
+def _check_project_name(project: LocalProject) -> None:
+    """``[project].name`` must be a PEP 508 name (it names derivations and the environment)."""
+    if project.name is not None and not _PACKAGE_NAME.fullmatch(canonicalize_name(project.name)):
+        raise InputError(
+            f"{project.directory / 'pyproject.toml'}: project.name {project.name!r} is not a "
+            "valid package name (letters, digits, '.', '-', '_'; PEP 508)"
+        )
+
+
+def _check_names(
+    lock: Lock, selections: list[Selection], members: dict[str, LocalMember]
+) -> None:
+    """Names that become Nix attributes, store path names and files must be plain names.
+
+    Checked here, with the file and fix named, instead of failing later in Nix
+    (or writing ``bin/../../x``).
+    """
+    for package in lock.packages:
+        if not _PACKAGE_NAME.fullmatch(package.name):
+            raise InputError(
+                f"{lock.path}: package name {package.name!r} is not a valid package name "
+                "(letters, digits, '.', '-', '_'; PEP 508); fix the lock and re-lock"
+            )
+    for selection in selections:
+        for selected in selection.packages:
+            for artifact in (selected.wheel, selected.sdist):
+                if artifact is not None and not _STORE_NAME.fullmatch(artifact.filename):
+                    raise InputError(
+                        f"{lock.path}: package {selected.name}: file name {artifact.filename!r} "
+                        "holds characters Nix refuses in a store path name; fix the lock"
+                    )
+    for name, member in sorted(members.items()):
+        for script, _ in member.project.scripts:
+            if not _SCRIPT_NAME.fullmatch(script):
+                raise InputError(
+                    f"{member.project.directory / 'pyproject.toml'}: script {script!r} of "
+                    f"{name} is not a plain file name (no '/', spaces, leading '.' or '-')"
+                )
+
+
 def _check_preferences(options: Options, locked: set[NormalizedName], lock_path: Path) -> None:
     """``--prefer-sdist``/``--prefer-wheel`` must name locked packages (a typo would be ignored)."""
     for flag, names in (
@@ -325,6 +374,7 @@ def _notes(trusted: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
 def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
     project = read_project(request.project_dir)
+    _check_project_name(project)
     locks = find_locks(request.project_dir, request.lock_file)
     lock_path = locks[0]
     lock = read_lock(lock_path, project)
@@ -352,6 +402,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     trusted = (*trusted_packages, *resolution.trusted)
     members = _members(request, lock, selections)
     _check_local_files(request.project_dir, lock, selections)
+    _check_names(lock, selections, members)
     root_scripts = sorted(
         {
             script
@@ -378,7 +429,8 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     build_lock = (
         resolver.used.render() if resolver.used.sources or resolver.used.resolutions else None
     )
-    label = project.name or request.project_dir.resolve().name
+    # Not the directory's name: output must not depend on where the checkout lives.
+    label = project.name or lock.root_names[0]
     files = render_files(
         RenderInput(
             project=label,
