@@ -12,6 +12,7 @@ import click
 
 from ..errors import InputError
 from .core import NotReproducible, VerifyOptions, verify
+from .page import render_html
 from .perturb import NAMES as PERTURBATIONS
 from .perturb import parse_names as parse_perturbations
 from .report import render_json, render_junit, render_table, verdict_text, write_atomically
@@ -71,6 +72,13 @@ SAME_STORE_HELP = (
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write JUnit XML: one test case per derivation, failures for differs/failed.",
 )
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write one self-contained HTML page: verdict, a row per derivation, each difference "
+    "explained (diffoscope's HTML when installed).",
+)
 @click.option("--keep", is_flag=True, help="Keep the temporary stores and print where they are.")
 @click.option(
     "--no-diffoscope",
@@ -96,6 +104,7 @@ def verify_command(
     override_input: tuple[tuple[str, str], ...],
     json_file: Path | None,
     junit_file: Path | None,
+    html_file: Path | None,
     keep: bool,
     no_diffoscope: bool,
     max_files: int,
@@ -148,5 +157,7 @@ def verify_command(
         write_atomically(json_file, render_json(report))
     if junit_file is not None:
         write_atomically(junit_file, render_junit(report))
+    if html_file is not None:
+        write_atomically(html_file, render_html(report))
     if not report.reproducible:
         raise NotReproducible(verdict_text(report))

@@ -13,7 +13,7 @@ import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from ..errors import InputError, NixError, VerdictError
 from . import diff
 from .compare import (
     Explanation,
+    PathInfos,
     assemble,
     fetch_failure_results,
     find_failures,
@@ -61,6 +62,7 @@ Progress = Callable[[str], None]
 # Lines of Nix's output worth showing as progress when build logs are not wanted.
 _PROGRESS_LINE = re.compile(r"^(building '|checking outputs of|error:|warning:)")
 _CHECK_DIFFERS = re.compile(r"output '([^']+)' differs from '([^']+)'")
+_BUILDING = re.compile(r"^building '(/[^']+\.drv)'")
 
 
 class NotReproducible(VerdictError):
@@ -89,11 +91,16 @@ class _Context:
     progress: Progress
     workspace: Workspace
     timings: dict[str, float] = field(default_factory=dict)
+    # (run label, drv path) → wall-clock time Nix said "building" (per-derivation build time).
+    build_started: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def nix_lines(self, label: str) -> Callable[[str], None]:
         """Forward Nix's stderr as progress, prefixed with the run it belongs to."""
 
         def forward(line: str) -> None:
+            building = _BUILDING.match(line)
+            if building:
+                self.build_started[(label.lower(), building.group(1))] = time.time()
             if self.options.build_logs or _PROGRESS_LINE.match(line):
                 self.progress(f"  [{label}] {line}")
 
@@ -139,6 +146,7 @@ def _explainer(
         files: list[FileDifference] = []
         truncated = 0
         reports: list[str] = []
+        pages: list[tuple[str, str]] = []
         for output in outputs:
             if output.identical:
                 continue
@@ -151,11 +159,13 @@ def _explainer(
             files.extend(found)
             truncated += more
             if context.options.use_diffoscope:
-                text = diff.run_diffoscope(root_a, root_b)
-                if text:
+                found_report = diff.run_diffoscope(root_a, root_b)
+                if found_report:
                     heading = f"output {output.name}:\n" if len(outputs) > 1 else ""
-                    reports.append(heading + text)
-        return Explanation(tuple(files), truncated, "\n".join(reports) or None)
+                    reports.append(heading + found_report.text)
+                    if found_report.html:
+                        pages.append((output.name, found_report.html))
+        return Explanation(tuple(files), truncated, "\n".join(reports) or None, tuple(pages))
 
     return explain
 
@@ -275,7 +285,31 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
         ),
     )
     context.timed("compare", started)
+    results = [_with_build_times(result, infos, context) for result in results]
     return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
+
+
+def _with_build_times(
+    result: DerivationResult, infos: Mapping[str, PathInfos], context: _Context
+) -> DerivationResult:
+    """Add each run's build time: from Nix's "building" line to the output's registration.
+
+    registrationTime has whole seconds (and a remote store's clock), so this is
+    a rough figure for the report, not a benchmark.
+    """
+    seconds: list[tuple[str, float]] = []
+    for label, run_infos in sorted(infos.items()):
+        started = context.build_started.get((label, result.derivation.drv_path))
+        registered = [
+            info.get("registrationTime")
+            for path in result.derivation.output_paths
+            if (info := run_infos.get(path)) is not None
+        ]
+        if started is None or not registered or not all(isinstance(t, int) for t in registered):
+            continue
+        finished = max(int(t) for t in registered if t is not None)
+        seconds.append((label, round(max(0.0, finished - started), 1)))
+    return dataclasses.replace(result, build_seconds=tuple(seconds))
 
 
 def _log_reader(store: Store) -> Callable[[str], str]:
@@ -421,6 +455,7 @@ def _same_store_result(
         files=explanation.files,
         files_truncated=explanation.truncated,
         diffoscope=explanation.diffoscope,
+        diffoscope_html=explanation.diffoscope_html,
     )
 
 

@@ -199,6 +199,8 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
                 "path": output.path,
                 "nar_hash_a": output.nar_hash_a,
                 "nar_hash_b": output.nar_hash_b,
+                "nar_size_a": output.nar_size_a,
+                "nar_size_b": output.nar_size_b,
             }
             for output in result.outputs
         ],
@@ -223,6 +225,7 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
         ],
         "files_truncated": result.files_truncated,
         "diffoscope": result.diffoscope,
+        "build_seconds": dict(result.build_seconds),
     }
 
 
