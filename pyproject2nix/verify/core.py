@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import nixcli
 from ..errors import InputError, NixError, VerdictError
-from . import diff
+from . import diff, envcheck
 from .compare import (
     Explanation,
     PathInfos,
@@ -224,7 +224,11 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
             _ensure_fresh(store, plan)
     perturbation_plan = plan_perturbations(
         options.perturb,
-        Host.detect(local_builds=store_b.root is not None, sandboxed=True),
+        Host.detect(
+            local_builds=store_b.root is not None,
+            sandboxed=True,
+            store_a_local=store_a.root is not None or store_a.url is None,
+        ),
     )
     run_a, run_b = make_runs(workspace, perturbation_plan)
 
@@ -286,7 +290,103 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
     )
     context.timed("compare", started)
     results = [_with_build_times(result, infos, context) for result in results]
+    if _varies_environment(perturbation_plan):
+        results = _environment_check(results, store_a, run_a, context)
     return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
+
+
+def _varies_environment(perturbation_plan: PerturbationPlan) -> bool:
+    return any(p.name == "environment" for p in perturbation_plan.applied)
+
+
+def _environment_check(
+    results: list[DerivationResult], store: Store, run_a: RunSettings, context: _Context
+) -> list[DerivationResult]:
+    """Rebuild each derivation that is reproducible so far as a variant with more variables.
+
+    The variant builds in ``store`` (A's) on A's inputs, with A's settings: only
+    the environment differs. See :mod:`envcheck`.
+    """
+    candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
+    if not candidates:
+        return results
+    started = time.monotonic()
+    context.progress(
+        f"p2n verify: environment: rebuilding {len(candidates)} derivations in {store} with "
+        + ", ".join(envcheck.EXTRA_ENVIRONMENT)
+        + " set"
+    )
+    scratch = context.workspace.directory("environment")
+    variants, unsupported = envcheck.make_variants(candidates, store.url, scratch)
+    for derivation in unsupported:
+        context.progress(
+            f"p2n verify: environment: {derivation.name} not varied "
+            "(structured attrs or reference checks)"
+        )
+    settings = dataclasses.replace(run_a, label="env")
+    build([v.drv_path for v in variants], store, settings, on_line=context.nix_lines("env"))
+    valid = nixcli.path_infos(
+        [path for variant in variants for path in variant.outputs.values()], store=store.url
+    )
+    by_drv = {variant.original.drv_path: variant for variant in variants}
+    read_a = _local_reader(context, store, RUN_A)
+    checked: list[DerivationResult] = []
+    for result in results:
+        variant = by_drv.get(result.derivation.drv_path)
+        checked.append(
+            result
+            if variant is None
+            else _compare_variant(result, variant, valid, store, read_a, scratch, context)
+        )
+    context.timed("environment", started)
+    return checked
+
+
+def _compare_variant(
+    result: DerivationResult,
+    variant: envcheck.Variant,
+    valid: PathInfos,
+    store: Store,
+    read_a: Callable[[str], Path | None],
+    scratch: Path,
+    context: _Context,
+) -> DerivationResult:
+    """The result after the variant: unchanged, or differs (found by "environment")."""
+    if any(valid.get(path) is None for path in variant.outputs.values()):
+        log = nixcli.build_log(variant.drv_path, store=store.url)
+        failure = Failure("environment", "build", log_tail=log_tail(log))
+        return dataclasses.replace(
+            result, status=Status.FAILED, failures=(failure,), found_by="environment"
+        )
+    files: list[FileDifference] = []
+    truncated = 0
+    differs = False
+    for output in result.outputs:
+        nar = envcheck.rewritten_nar(variant, output.name, store.url)
+        if envcheck.nar_hash(nar) == output.nar_hash_a:
+            continue
+        differs = True
+        root_a = read_a(output.path)
+        unpacked = envcheck.restore(
+            nar, scratch / variant.drv_path.rsplit("/", 1)[-1] / output.name
+        )
+        if root_a is not None:
+            found, more = diff.compare_trees(
+                root_a, unpacked, output=output.name, limit=context.options.max_files
+            )
+            files.extend(found)
+            truncated += more
+    if not differs:
+        return result
+    context.progress(f"p2n verify: {result.derivation.name} differs with the extra variables")
+    return dataclasses.replace(
+        result,
+        status=Status.DIFFERS,
+        origin=Origin.OWN,
+        files=tuple(files),
+        files_truncated=truncated,
+        found_by="environment",
+    )
 
 
 def _with_build_times(
@@ -398,6 +498,8 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         result = build_check(derivation, store, check_settings, context, keep_failed=True)
         results.append(_same_store_result(derivation, outputs_a, result, context))
     context.timed("build_b_and_compare", started)
+    if _varies_environment(perturbation_plan):
+        results = _environment_check(results, store, run_a, context)
     return _report(plan, context, "same-store", store, store, perturbation_plan, results)
 
 
@@ -405,6 +507,8 @@ def _same_store_host(store: Store) -> Host:
     """Whether the one store's builds are this process's children, and sandboxed."""
     if store.root is not None:
         return Host.detect(local_builds=True, sandboxed=True)
+    if store.url not in (None, "local", "daemon", "auto"):
+        return Host.detect(local_builds=False, sandboxed=True, store_a_local=False)
     local = store.url in (None, "local") and os.geteuid() == 0
     local = local and os.environ.get("NIX_REMOTE", "") in ("", "local")
     return Host.detect(local_builds=local, sandboxed=nixcli.config_value("sandbox") != "false")

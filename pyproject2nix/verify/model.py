@@ -154,6 +154,7 @@ class DerivationResult:
     diffoscope: str | None = None
     diffoscope_html: tuple[tuple[str, str], ...] = ()  # (output, page) for --html
     build_seconds: tuple[tuple[str, float], ...] = ()  # (run, seconds) where measured
+    found_by: str | None = None  # "environment": identical in A and B, differs with more variables
 
     @property
     def nar_size(self) -> int | None:
