@@ -390,3 +390,39 @@ def test_invalid_project_name_is_refused(tmp_path: Path) -> None:
     result = run_p2n("generate", "--project", str(project), "--offline")
     assert result.returncode == 2
     assert "project.name 'hello p2n' is not a valid package name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version = 1\n[[package]\nname = "x"\n', ":2:10: malformed TOML: "),
+        ('version = 1\nrequires-python = ">=3.11\n', ":2:26: malformed TOML: "),
+        ("version = 1\nversion = 2\n", ":2:12: malformed TOML: Cannot overwrite a value: "),
+        ("x = " + "[" * 2000 + "]" * 2000, ": malformed TOML: nested too deeply"),
+    ],
+    ids=["table-header", "unterminated", "duplicate-key", "deep-nesting"],
+)
+def test_toml_syntax_errors_give_line_column_and_the_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Items 15 and 9: line:column and the offending line, like uv; deep nesting no traceback."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / "uv.lock").write_text(text)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"uv.lock{expected}" in lines[0]
+    if "nested" not in expected:
+        offending = text.splitlines()[int(expected.split(":")[1]) - 1]
+        assert repr(offending) in lines[0]
+
+
+def test_byte_order_mark_is_named(tmp_path: Path) -> None:
+    """Item 13: a UTF-8 BOM was refused as an unexplained syntax error."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    lock.write_bytes(b"\xef\xbb\xbf" + lock.read_bytes())
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2
+    assert "byte order mark (BOM)" in result.stderr

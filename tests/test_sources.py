@@ -114,7 +114,7 @@ def test_build_system_defaults() -> None:
         ("[build-system]\nrequires = 'x'\n", "build-system.requires: expected an array of strings"),
         ("[build-system]\nrequires = ['x <<1']\n", "invalid requirement 'x <<1'"),
         ("[build-system]\nrequires = []\nbuild-backend = 1\n", "build-backend: expected a string"),
-        ("[build-system", "malformed pyproject.toml"),
+        ("[build-system", "pyproject.toml:1:14: malformed TOML"),
     ],
 )
 def test_bad_build_system_is_an_input_error(text: str, expected: str) -> None:
