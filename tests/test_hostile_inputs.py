@@ -502,3 +502,12 @@ def test_tampered_lock_nix_header_in_check(
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
     assert "--python" not in result.stderr and "--lock" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--json", "--junit"])
+def test_verify_report_path_is_checked_before_the_run(tmp_path: Path, flag: str) -> None:
+    """Item 13: an unwritable --json FILE was found out only after both builds."""
+    result = run_p2n("verify", flag, str(tmp_path / "missing" / "report"), f"path:{tmp_path}")
+    assert result.returncode == 2, result.stderr
+    assert "cannot write" in result.stderr and "No such file or directory" in result.stderr
+    assert "nix" not in result.stderr.lower().replace("p2n", "")
