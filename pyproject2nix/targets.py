@@ -32,9 +32,15 @@ class SystemInfo:
     macos: tuple[int, int] | None = None
 
     def platform_tags(self) -> Iterator[str]:
-        """Platform tags in preference order (most specific first)."""
+        """Platform tags in preference order (most specific first).
+
+        Linux: every manylinux tag, then plain ``linux_<arch>`` last, as pip and
+        uv rank them (the PyTorch indexes publish ``linux_x86_64`` wheels).
+        musllinux never fits: nixpkgs' Linux is glibc.
+        """
         if self.glibc_minor is not None:
             yield from _manylinux_tags(self.platform_machine, self.glibc_minor)
+            yield f"linux_{self.platform_machine}"
         elif self.macos is not None:
             yield from mac_platforms(self.macos, self.platform_machine)
 
