@@ -3,7 +3,9 @@
 Lock files pin what a project installs, not what building its sdists needs.
 p2n pins that too: each source's ``[build-system]`` (read once from the
 sdist, the git tree) and, per set of build requirements, Python and system,
-the exact wheels uv resolved them to. ``p2n generate`` reuses what is
+the exact wheels uv resolved them to; and the versions local packages'
+backends computed (dynamicversion.py) with the git state they came from.
+``p2n generate`` reuses what is
 recorded, so regenerating is deterministic and offline; only a new source or
 a new requirement set asks the network (``p2n check`` never does).
 """
@@ -25,6 +27,7 @@ from packaging.utils import canonicalize_name
 
 from . import __version__
 from .buildsystem import BuildSystem
+from .dynamicversion import RecordedVersion
 from .errors import InputError
 from .select import Options, select
 from .targets import Target
@@ -62,6 +65,12 @@ class BuildLock:
         default_factory=dict
     )
     """(requires, python "3.11", nix system) -> wheels."""
+    versions: dict[str, RecordedVersion] = field(default_factory=dict)
+    """Local package directory (relative to the project) -> the version its backend computed."""
+
+    def is_empty(self) -> bool:
+        """Nothing recorded: no file is written."""
+        return not (self.sources or self.resolutions or self.versions)
 
     def render(self) -> bytes:
         """The file's text: sorted, so the same content gives the same bytes."""
@@ -87,6 +96,10 @@ class BuildLock:
                     f"sha256 = {_s(wheel.sha256)} }},"
                 )
             lines.append("]")
+        for path, recorded in sorted(self.versions.items()):
+            lines += ["", "[[version]]", f"path = {_s(path)}", f"version = {_s(recorded.version)}"]
+            if recorded.git is not None:
+                lines.append(f"git = {_s(recorded.git)}")
         return ("\n".join(lines) + "\n").encode()
 
 
@@ -133,6 +146,11 @@ def read_build_lock(path: Path) -> BuildLock:
                 PinnedWheel(w["name"], w["version"], w["filename"], w["url"], w["sha256"])
                 for w in resolution["wheels"]
             )
+        for version in data.get("version", []):
+            git = version.get("git")
+            lock.versions[str(version["path"])] = RecordedVersion(
+                str(version["version"]), str(git) if git is not None else None
+            )
     except (KeyError, TypeError):
         return BuildLock()
     return lock
@@ -152,6 +170,23 @@ class Resolver:
         if found is not None:
             self.used.sources[key] = found
         return found
+
+    def version(self, path: str, git: str | None) -> str | None:
+        """The recorded version of a local package, if computed at the same git state."""
+        found = self.recorded.versions.get(path)
+        if found is None or found.git != git:
+            return None
+        self.used.versions[path] = found
+        return found.version
+
+    def recorded_git(self, path: str) -> str | None:
+        """The git state a local package's version was computed at (None: not recorded)."""
+        found = self.recorded.versions.get(path)
+        return found.git if found is not None else None
+
+    def record_version(self, path: str, version: RecordedVersion) -> None:
+        """Keep a version a backend computed."""
+        self.used.versions[path] = version
 
     def stale(self, what: str) -> StaleBuildLock:
         """The error for something missing from the recorded lock when offline."""

@@ -35,7 +35,7 @@ from .select import (
     reachable,
     select_systems,
 )
-from .sourcebuild import plan_source_builds
+from .sourcebuild import local_versions, plan_source_builds
 from .targets import Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
 from .uvlock import read_uv_lock
@@ -426,9 +426,12 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     )
     member_dirs = {name: member.project.directory for name, member in members.items()}
     source_builds = plan_source_builds(lock, selections, overrides, resolver, member_dirs)
-    build_lock = (
-        resolver.used.render() if resolver.used.sources or resolver.used.resolutions else None
+    versions = local_versions(
+        {name: (member.path, member.project.directory) for name, member in members.items()},
+        resolver,
+        str(lock_path),
     )
+    build_lock = None if resolver.used.is_empty() else resolver.used.render()
     # Not the directory's name: output must not depend on where the checkout lives.
     label = project.name or lock.root_names[0]
     files = render_files(
@@ -445,6 +448,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             overrides=overrides,
             source_builds=source_builds,
             build_lock=build_lock,
+            versions=versions,
             left_out=left_out,
         )
     )

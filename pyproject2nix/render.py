@@ -60,6 +60,8 @@ class RenderInput:
     )
     build_lock: bytes | None = None
     """``p2n/build-systems.toml`` (None: nothing is built from source)."""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """Versions of local packages their build backend computed (dynamic, from git), by name."""
     left_out: tuple[LeftOut, ...] = ()
     """Systems not generated although p2n knows them, and why (a comment in p2n/lock.nix)."""
 
@@ -78,11 +80,20 @@ def _entry(
     overrides: Overrides,
     elf: bool,
     build: SourceBuild | None,
+    computed_version: str | None = None,
 ) -> dict[str, NixValue]:
-    """One package's data; ``elf``: the target's native code is ELF (Linux)."""
+    """One package's data; ``elf``: the target's native code is ELF (Linux).
+
+    ``computed_version``: what the package's backend reported at generate time.
+    """
     package = selected.package
-    version = str(package.version) if package.version is not None else "0"
+    locked = str(package.version) if package.version is not None else None
+    version = computed_version or locked or "0"
     entry: dict[str, NixValue] = {"version": version}
+    if build is not None and (computed_version or (locked and package.name not in members)):
+        # A build without .git: the version plugins (setuptools-scm, hatch-vcs,
+        # *-dynamic-versioning, pdm-backend's scm source) take it from the environment.
+        entry["pretendVersion"] = version
     if build is not None and package.name not in members:
         entry.update(_source_build(selected, overrides, elf, build))
     elif selected.wheel is not None:
@@ -157,6 +168,7 @@ def lock_data(data: RenderInput) -> str:
                 data.overrides,
                 selection.target.system.sys_platform == "linux",
                 builds.get((system, p.name)),
+                data.versions.get(p.name),
             )
             for p in selection.packages
             if p.wheel is not None or p.name in data.members or (system, p.name) in builds
