@@ -240,9 +240,8 @@ def generate(
     for left in result.left_out:
         if left.missing_files:
             click.echo(
-                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, list it "
-                "in [tool.uv] required-environments and re-lock, or pass --system "
-                f"{left.system} to make this an error",
+                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, "
+                f"{left.fix}; --system {left.system} makes this an error",
                 err=True,
             )
         else:

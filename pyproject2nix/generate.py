@@ -64,6 +64,14 @@ class GenerateRequest:
     """May fetch sources and resolve build requirements (``p2n check`` may not)."""
     policy: FilePolicy = field(default_factory=FilePolicy)
     """Opt-ins for http:// and file:// URLs."""
+    recorded: bool = False
+    """Made from the settings in ``p2n/lock.nix`` (``p2n check``), not from flags."""
+
+    def flag(self, name: str) -> str:
+        """How errors name a setting: the flag the user passed, or the recorded setting."""
+        if self.recorded:
+            return f"{name.removeprefix('--')} (recorded in p2n/lock.nix)"
+        return name
 
     def settings(self) -> dict[str, object]:
         """What shapes the output besides the input files, canonical and machine-independent.
@@ -109,6 +117,7 @@ class GenerateRequest:
 
         python = settings.get("python")
         return cls(
+            recorded=True,
             project_dir=project_dir,
             python=str(python) if python is not None else None,
             systems=strings("systems"),
@@ -158,7 +167,9 @@ LOCK_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "Pipfile.lock", "requirem
 """Lock files p2n reads, in the order it prefers them."""
 
 
-def find_locks(project_dir: Path, lock_file: Path | None = None) -> list[Path]:
+def find_locks(
+    project_dir: Path, lock_file: Path | None = None, flag: str = "--lock"
+) -> list[Path]:
     """``--lock``, else every lock file of the project, preferred first.
 
     uv.lock, poetry.lock, pylock.toml, then ``pylock.<name>.toml`` (PEP 751).
@@ -166,10 +177,10 @@ def find_locks(project_dir: Path, lock_file: Path | None = None) -> list[Path]:
     if lock_file is not None:
         path = lock_file if lock_file.is_file() else project_dir / lock_file
         if not path.is_file():
-            raise InputError(f"--lock {lock_file}: no such file")
+            raise InputError(f"{flag} {lock_file}: no such file")
         if path.resolve().parent != project_dir.resolve():
             raise InputError(
-                f"--lock {lock_file}: the lock must be in the project directory {project_dir} "
+                f"{flag} {lock_file}: the lock must be in the project directory {project_dir} "
                 "(beside pyproject.toml)"
             )
         return [path]
@@ -230,10 +241,10 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
     requires = lock.requires_python if str(lock.requires_python) else project.requires_python
     pinned_file = request.project_dir / ".python-version"
     if request.python is not None:
-        chosen = parse_python(request.python)
+        chosen = parse_python(request.python, request.flag("--python"))
     elif pinned_file.is_file():
-        text = pinned_file.read_text().strip().splitlines()[0].removeprefix("cpython-")
-        chosen = parse_python(".".join(text.split(".")[:2]))
+        text = read_python_version(pinned_file)
+        chosen = parse_python(".".join(text.split(".")[:2]), str(pinned_file))
     elif requires is not None:
         return default_python(requires, str(lock.path))
     else:
@@ -245,6 +256,27 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
             f"{requires}; choose another --python"
         )
     return chosen
+
+
+def read_python_version(path: Path) -> str:
+    """The first request of a ``.python-version`` file, as uv reads it.
+
+    Blank lines and ``#`` comments are skipped, a UTF-8 BOM is ignored, and a
+    ``cpython-``/``cpython@`` prefix is dropped (``3.12.4`` stays whole).
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text ({exc.reason}); write a version such as 3.12"
+        ) from exc
+    for line in text.splitlines():
+        request = line.strip()
+        if request and not request.startswith("#"):
+            return request.removeprefix("cpython-").removeprefix("cpython@")
+    raise InputError(f"{path}: holds no Python version; write one such as 3.12, or delete it")
 
 
 def _members(
@@ -375,7 +407,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
     project = read_project(request.project_dir)
     _check_project_name(project)
-    locks = find_locks(request.project_dir, request.lock_file)
+    locks = find_locks(request.project_dir, request.lock_file, request.flag("--lock"))
     lock_path = locks[0]
     lock = read_lock(lock_path, project)
     if not lock.root_names:

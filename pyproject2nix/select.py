@@ -376,10 +376,15 @@ class UnservedError(SelectionError):
     def __init__(self, lock: Lock, target: Target, packages: tuple[LockedPackage, ...]) -> None:
         self.target = target
         self.packages = packages
+        self.fix = (
+            "list it in [tool.uv] required-environments and re-lock (uv then picks versions "
+            "that ship files for it)"
+            if lock.path.name == "uv.lock"
+            else "lock versions that ship files for it"
+        )
         super().__init__(
-            f"{lock.path}: {self.reason}; choose the systems you need with --system, or "
-            "list this one in [tool.uv] required-environments and re-lock so that uv picks "
-            "versions that ship files for it"
+            f"{lock.path}: {self.reason}; choose the systems you need with --system, "
+            f"or, to serve {target.system.nix_system}, {self.fix}"
         )
 
     @property
@@ -396,7 +401,7 @@ class UnservedError(SelectionError):
         if others:
             names = ", ".join(str(p.name) for p in others[:4])
             more = f" and {len(others) - 4} more" if len(others) > 4 else ""
-            text += f"; so have {names}{more}"
+            text += f"; nor have {names}{more}"
         return text
 
 
@@ -408,6 +413,8 @@ class LeftOut:
     reason: str
     missing_files: bool
     """True: needed files are missing (a warning); False: the lock excludes the system."""
+    fix: str = ""
+    """How to get the system served (missing files only)."""
 
 
 @dataclass(frozen=True)
@@ -475,7 +482,7 @@ def select_systems(
         except UnservedError as exc:
             if strict or requires(lock, target):
                 raise
-            left_out.append(LeftOut(target.system.nix_system, exc.reason, True))
+            left_out.append(LeftOut(target.system.nix_system, exc.reason, True, exc.fix))
     if not selections:
         reasons = "; ".join(f"{o.system}: {o.reason}" for o in left_out)
         raise SelectionError(
