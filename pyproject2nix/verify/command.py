@@ -124,9 +124,9 @@ def verify_command(
     The build closure is realised in two fresh stores; fetches (fixed-output
     derivations) are realised once and copied into both. The second build runs
     at least a second later and varies build directory, cores, max-jobs, CPU
-    affinity, kernel release, time zone, build user, directory order (disorderfs)
-    and host name where this machine and the store allow it (--perturb); the
-    report names what was varied and what was not. Every other derivation's
+    affinity, kernel release, time zone, build user, directory order (disorderfs),
+    host name and environment variables where this machine and the store allow
+    it (--perturb); the report names what was varied and what was not. Every other derivation's
     output NAR hash is compared; for each that differs the files and the
     reason are shown, and whether it differs on its own or only because an
     input differs (inherited).
@@ -135,7 +135,7 @@ def verify_command(
     Exit codes: 0 all reproducible, 1 something differs or failed to build,
     2 bad input or usage.
     """
-    for report_file in (json_file, junit_file):
+    for report_file in (json_file, junit_file, html_file):
         if report_file is not None:
             check_writable(report_file)
     nix_args = tuple(arg for pair in override_input for arg in ("--override-input", *pair))
