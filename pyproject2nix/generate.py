@@ -61,6 +61,8 @@ class GenerateRequest:
     """May fetch sources and resolve build requirements (``p2n check`` may not)."""
     policy: FilePolicy = field(default_factory=FilePolicy)
     """Opt-ins for http:// and file:// URLs."""
+    frozen: bool = False
+    """Take the lock as it is even if it no longer matches pyproject.toml (uv's ``--frozen``)."""
 
     def settings(self) -> dict[str, object]:
         """What shapes the output besides the input files, canonical and machine-independent.
@@ -147,6 +149,8 @@ class GeneratePlan:
     """Index pages requested / taken from the cache."""
     trusted: tuple[str, ...] = ()
     """Files whose sha256 came from an index (``--trust-index-hashes``)."""
+    drift: tuple[str, ...] = ()
+    """How the lock disagrees with pyproject.toml (only with ``frozen``; else an error)."""
 
 
 LOCK_NAMES = ("uv.lock", "poetry.lock", "pylock.toml")
@@ -195,7 +199,7 @@ def find_lock(project_dir: Path, lock_file: Path | None = None) -> Path:
 def read_lock(path: Path, project: LocalProject) -> Lock:
     """Parse a lock of any supported format, chosen by its file name."""
     if path.name == "uv.lock":
-        return read_uv_lock(path, project.name)
+        return read_uv_lock(path, project.name, drift=True)
     # Imported here: a uv.lock (the common case) does not pay for the other readers.
     from .poetrylock import read_poetry_lock
     from .pylock import is_pylock_name, read_pylock
@@ -209,7 +213,30 @@ def read_lock(path: Path, project: LocalProject) -> Lock:
         return read_poetry_lock(path, path.parent / "pyproject.toml")
     if "lock-version" in top:
         return read_pylock(path, project.name)
-    return read_uv_lock(path, project.name)
+    return read_uv_lock(path, project.name, drift=True)
+
+
+def relock_command(lock_path: Path) -> str:
+    """The command that brings a lock back in line with pyproject.toml."""
+    return "poetry lock" if "poetry" in lock_path.name else "uv lock"
+
+
+def drift_summary(drift: tuple[str, ...], shown: int = 4) -> str:
+    """The first few differences between lock and pyproject.toml, on one line."""
+    more = len(drift) - shown
+    return "; ".join(drift[:shown]) + (f"; and {more} more" if more > 0 else "")
+
+
+class LockDriftError(InputError):
+    """The lock no longer matches pyproject.toml (``p2n check`` reports it as stale)."""
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock_path = lock.path
+        self.drift = lock.drift
+        super().__init__(
+            f"{lock.path}: the lock does not match pyproject.toml ({drift_summary(lock.drift)}); "
+            f"run `{relock_command(lock.path)}` to update it, or pass --frozen to use it as it is"
+        )
 
 
 def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -> tuple[int, int]:
@@ -313,6 +340,8 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     lock = read_lock(lock_path, project)
     if not lock.root_names:
         raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")
+    if lock.drift and not request.frozen:
+        raise LockDriftError(lock)
     python = choose_python(request, lock, project)
     check_options(lock, request.options)
     targets = _targets(request, lock, python)
@@ -399,6 +428,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         index_requests=client.requests,
         index_cached=client.from_cache,
         trusted=trusted,
+        drift=lock.drift,
     )
 
 

@@ -126,6 +126,9 @@ class Lock:
     """Environments the lock was resolved for (uv's ``environments``); () = all."""
     default_groups: frozenset[str] | None = None
     """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
+    drift: tuple[str, ...] = field(default=())
+    """How the lock disagrees with the pyproject.toml it was made from (() = it matches,
+    or the format records nothing to compare); ``p2n generate`` refuses it unless --frozen."""
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""
