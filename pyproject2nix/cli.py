@@ -66,7 +66,8 @@ def cli() -> None:
 
     \b
     p2n generate   write flake.nix + p2n/ from pyproject.toml and its lock
-                   (uv.lock, poetry.lock or pylock.toml)
+                   (uv.lock, poetry.lock, pylock.toml, Pipfile.lock,
+                   requirements.txt with hashes)
     p2n verify     build the environment twice in separate stores, compare
     p2n diff       what a lock update changes, per system (for review)
     """
@@ -85,8 +86,9 @@ def cli() -> None:
     "systems",
     multiple=True,
     type=click.Choice(sorted(SYSTEMS)),
-    help=f"Nix system to generate for (repeatable). Default: those of {', '.join(DEFAULT_SYSTEMS)} "
-    "that the lock supports.",
+    help="Nix system to generate for (repeatable); each must be served, or p2n stops with why. "
+    f"Default: every one of {', '.join(DEFAULT_SYSTEMS)} the lock can serve; the others are "
+    "left out with a warning and a note in p2n/lock.nix.",
 )
 @click.option("--extra", "extras", multiple=True, help="Install this extra of the project.")
 @click.option("--all-extras", is_flag=True, help="Install every extra of the project.")
@@ -120,7 +122,8 @@ def cli() -> None:
     "--lock",
     "lock_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The lock to read: uv.lock, poetry.lock or pylock[.NAME].toml beside pyproject.toml. "
+    help="The lock to read: uv.lock, poetry.lock, pylock[.NAME].toml, Pipfile.lock or a "
+    "requirements file (*.txt, compiled with hashes) beside pyproject.toml. "
     "Default: the first of those found.",
 )
 @click.option(
@@ -190,7 +193,8 @@ def generate(
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
 
-    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1) or a PEP 751 pylock.toml. poetry.lock
+    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1), a PEP 751 pylock.toml, Pipfile.lock or a
+    requirements.txt compiled with --generate-hashes (one platform: pass --system). poetry.lock
     names files without URLs: p2n asks each file's index (simple API) for its URL
     and checks the index's sha256 against the lock's; pages are cached.
 
@@ -241,6 +245,15 @@ def generate(
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
     click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    for left in result.left_out:
+        if left.missing_files:
+            click.echo(
+                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, "
+                f"{left.fix}; --system {left.system} makes this an error",
+                err=True,
+            )
+        else:
+            click.echo(f"p2n: {left.system} left out: {left.reason}")
     if result.other_locks:
         click.echo(
             f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "
