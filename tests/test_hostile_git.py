@@ -194,3 +194,15 @@ def test_ext_protocol_is_refused_by_git_itself(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert not marker.exists()
+
+
+@pytest.mark.nix
+def test_nix_positional_arguments_follow_dashdash(tmp_path: Path) -> None:
+    """An option-like path reaches Nix as a path: before, ``nix hash path --version``
+    printed Nix's version and p2n took it for a hash."""
+    from pyproject2nix.errors import NixError
+    from pyproject2nix.nixcli import build_log, nar_hash
+
+    with pytest.raises(NixError):
+        nar_hash("--version")
+    assert build_log("--version", store=None) == ""
