@@ -564,3 +564,15 @@ def test_dense_graph_walk_compares_no_packages(monkeypatch: pytest.MonkeyPatch) 
     selection = select(lock, Target(SYSTEMS["x86_64-linux"], (3, 12)), Options())
     assert len(selection.packages) == count
     assert comparisons == 0
+
+
+@pytest.mark.parametrize("index", ["file:///etc", "ftp://example.org/simple", "data:,x"])
+def test_index_urls_from_a_lock_are_never_local_files(tmp_path: Path, index: str) -> None:
+    """An index URL (poetry.lock's source) reached urllib, which opens file:// too."""
+    from pyproject2nix.errors import IndexQueryError
+    from pyproject2nix.index.client import IndexClient, PageRequest
+
+    client = IndexClient(tmp_path / "cache", backoff=0.0)
+    request = PageRequest(index, "passwd", lambda files: False, "passwd-1.whl")
+    with pytest.raises(IndexQueryError, match="is not an https:// URL"):
+        client.page(request)
