@@ -576,3 +576,17 @@ def test_index_urls_from_a_lock_are_never_local_files(tmp_path: Path, index: str
     request = PageRequest(index, "passwd", lambda files: False, "passwd-1.whl")
     with pytest.raises(IndexQueryError, match="is not an https:// URL"):
         client.page(request)
+
+
+@pytest.mark.parametrize("name", ["uv.lock", "pyproject.toml", ".python-version", "p2n.toml"])
+def test_input_symlinked_out_of_the_project_is_not_read(tmp_path: Path, name: str) -> None:
+    """A project's input file linking to a file of this machine was read (and quoted)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("machine example login me password hunter2\n")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / name).unlink(missing_ok=True)
+    (project / name).symlink_to(secret)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert "is a symlink out of the project directory" in result.stderr
+    assert "hunter2" not in result.stderr
