@@ -79,7 +79,9 @@ def test_image_loads_runs_and_verifies(
     # podman refuses a runroot path longer than 50 characters: pytest's tmp_path is longer.
     runroot = Path(tempfile.mkdtemp(prefix="p2n-podman-", dir="/tmp"))
     request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
+    # vfs: plain directories, no overlay mount left behind in tmp_path.
     storage = ["--root", str(tmp_path / "podman"), "--runroot", str(runroot)]
+    storage += ["--storage-driver", "vfs"]
     loaded = _run("podman", *storage, "load", "-i", str(image))
     assert loaded.returncode == 0, loaded.stderr
     assert "Loaded image: localhost/tally-image:latest" in loaded.stdout
