@@ -109,7 +109,7 @@ let
         };
     in
     if entry ? sdist then
-      fromSource (fileOf entry.sdist) null
+      fromSource (fileOf entry.sdist) (entry.subdirectory or null)
     else if entry ? git then
       fromSource (builtins.fetchGit {
         inherit (entry.git) url rev narHash;

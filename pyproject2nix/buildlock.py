@@ -317,6 +317,8 @@ def resolve(
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # Build requirements are input: a git URL among them must not reach ext:: helpers.
+        env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
         proc = subprocess.run(
             [*uv_command(), "lock", "--no-build", "--quiet"],
             cwd=root,
