@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName
 
 from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
+from .gitsource import check_git_policy, parse_git_location
 from .index import IndexClient, fill_missing_files, resolve_urls
 from .model import Lock, LockedPackage, SourceKind
 from .overrides import OVERRIDES_FILE, read_overrides
@@ -334,6 +335,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             for note in check_selection(lock, selection, request.policy)
         }
     )
+    allowed += _git_notes(lock, selections, request.policy)
     trusted = (*trusted_packages, *resolution.trusted)
     members = _members(request, lock, selections)
     root_scripts = sorted(
@@ -400,6 +402,20 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         index_cached=client.from_cache,
         trusted=trusted,
     )
+
+
+def _git_notes(lock: Lock, selections: list[Selection], policy: FilePolicy) -> list[str]:
+    """Check every git source against the URL policy before git runs; notes for opt-ins."""
+    notes = set()
+    for selection in selections:
+        for selected in selection.packages:
+            if selected.package.source.kind is SourceKind.GIT:
+                where = f"{lock.path}: package {selected.name}"
+                git = parse_git_location(selected.package.source.location, where)
+                note = check_git_policy(git, selected.name, where, policy)
+                if note:
+                    notes.add(note)
+    return sorted(notes)
 
 
 def _needed(lock: Lock, targets: Iterable[Target], options: Options) -> list[LockedPackage]:

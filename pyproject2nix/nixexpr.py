@@ -32,6 +32,15 @@ def string(value: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()[0]] + m.group()[1:], value) + '"'
 
 
+def comment(text: str) -> str:
+    """Text for one ``#`` comment line: printable ASCII only, everything else as ``\\u{…}``.
+
+    A newline would end the comment and make the rest Nix code; other control
+    characters (ESC, BEL, DEL) would be written raw into files meant for review.
+    """
+    return "".join(c if " " <= c <= "~" else f"\\u{{{ord(c):x}}}" for c in text)
+
+
 def attr_name(name: str) -> str:
     """An attribute name: bare when that is unambiguous, else quoted."""
     if _SIMPLE_NAME.fullmatch(name) and name not in _KEYWORDS:

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE
 from .model import Artifact, SourceKind
-from .nixexpr import NixValue, render, string
+from .nixexpr import NixValue, comment, render, string
 from .overrides import Overrides
 from .project import LocalProject
 from .select import SelectedPackage, Selection
@@ -65,7 +65,7 @@ class RenderInput:
 def header(what: str, lock_file: str) -> str:
     """The first lines of every generated file (``p2n check`` relies on the mark)."""
     return (
-        f"{GENERATED_MARK} {__version__} from {lock_file}: {what}.\n"
+        f"{GENERATED_MARK} {__version__} from {comment(lock_file)}: {what}.\n"
         "# Do not edit: run `p2n generate` to update.\n"
     )
 
@@ -185,15 +185,10 @@ def lock_data(data: RenderInput) -> str:
         + json.dumps(data.settings, sort_keys=True)
         + "\n"
     )
-    notes = "".join(f"# {_comment_text(line)}\n" for line in data.notes)
+    notes = "".join(f"# {comment(line)}\n" for line in data.notes)
     return (
         header("locked packages per system", data.lock_file) + record + notes + render(value) + "\n"
     )
-
-
-def _comment_text(text: str) -> str:
-    """Printable ASCII only: a comment line must not end early or smuggle in code."""
-    return "".join(c if " " <= c <= "~" else f"\\u{{{ord(c):x}}}" for c in text)
 
 
 FLAKE_TEMPLATE = """\
