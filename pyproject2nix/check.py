@@ -16,6 +16,7 @@ from . import __version__
 from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
 from .errors import InputError
 from .generate import GenerateRequest, plan
+from .output import STAGING_PREFIX
 from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR, SETTINGS_MARK
 
 LOCK_DATA = f"{OUTPUT_DIR}/lock.nix"
@@ -55,9 +56,20 @@ def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
     return version, records[SETTINGS_MARK], digests
 
 
+def recorded_settings(lock_data: Path) -> dict[str, object]:
+    """The ``p2n generate`` settings recorded in ``p2n/lock.nix`` (``p2n diff`` reads the lock)."""
+    return _recorded(lock_data)[1]
+
+
 def check(project_dir: Path) -> Freshness:
     """Compare the generated files in ``project_dir`` with a fresh generation."""
     lock_data = project_dir / LOCK_DATA
+    leftovers = sorted(p.name for p in project_dir.glob(STAGING_PREFIX + "*"))
+    if leftovers:
+        # Inside the flake's tree: its source (and hash) differs until cleaned up.
+        return Freshness(
+            tuple(leftovers), (f"an interrupted p2n generate left {', '.join(leftovers)}",)
+        )
     if not lock_data.is_file():
         return Freshness((LOCK_DATA,), ("not generated yet: run p2n generate",))
     version, settings, digests = _recorded(lock_data)

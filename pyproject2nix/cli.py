@@ -17,7 +17,7 @@ from typing import ClassVar, TypeVar
 import click
 
 from . import __version__
-from .errors import P2NError, VerdictError
+from .errors import InputError, P2NError, VerdictError
 from .targets import DEFAULT_SYSTEMS, SYSTEMS
 
 
@@ -52,7 +52,7 @@ def project_option(help_text: str) -> Callable[[FC], FC]:
     return click.option(
         "--project",
         "project_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
         default=Path("."),
         show_default=True,
         help=help_text,
@@ -68,6 +68,7 @@ def cli() -> None:
     p2n generate   write flake.nix + p2n/ from pyproject.toml and its lock
                    (uv.lock, poetry.lock or pylock.toml)
     p2n verify     build the environment twice in separate stores, compare
+    p2n diff       what a lock update changes, per system (for review)
     """
 
 
@@ -199,8 +200,10 @@ def generate(
     from packaging.utils import canonicalize_name
 
     from .generate import GenerateRequest, plan
-    from .output import check_not_foreign, write_tree
+    from .output import check_not_foreign, recover, write_tree
     from .select import FilePolicy, Options
+
+    recover(project_dir)
 
     request = GenerateRequest(
         project_dir=project_dir,
@@ -276,6 +279,82 @@ def check(project_dir: Path) -> None:
     raise StaleError()
 
 
+@cli.command()
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--rev",
+    metavar="REV",
+    help="Compare the lock at git revision REV with the working tree: "
+    "`p2n diff --rev main` or `p2n diff --rev HEAD~1 poetry.lock`.",
+)
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    type=click.Choice(sorted(SYSTEMS)),
+    help="Only this Nix system (repeatable). Default: every default system a lock supports.",
+)
+@click.option("--python", metavar="3.X", help="Target CPython. Default: as p2n generate.")
+@click.option("--all-extras", is_flag=True, help="Include every extra of the project.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--markdown", is_flag=True, help="Print Markdown tables (for a PR comment).")
+def diff(
+    old: str | None,
+    new: str | None,
+    rev: str | None,
+    systems: tuple[str, ...],
+    python: str | None,
+    all_extras: bool,
+    as_json: bool,
+    markdown: bool,
+) -> None:
+    """Show what a lock update changes in what each system installs.
+
+    OLD and NEW are lock files (any format p2n reads), project directories, or
+    git revisions of a lock in git's REV:PATH form (`p2n diff HEAD~1:uv.lock
+    uv.lock`; a PATH after ':' is from the repository root, REV:./PATH from
+    here). With --rev REV, OLD is the lock at REV and NEW the working tree's.
+
+    Per system: packages added, removed, upgraded, downgraded or changed, with
+    versions, source kind, file kind and size deltas where the lock records
+    sizes; notes flag major-version jumps, downgrades, wheel->sdist switches,
+    native code gained and changed hashes. Exit 0 with or without changes,
+    2 on bad input.
+    """
+    from .diffinput import read_side
+    from .lockdiff import diff_locks, render_json, render_markdown, render_text
+    from .select import Options
+    from .targets import parse_python
+
+    if rev is not None:
+        if new is not None:
+            raise UsageError("p2n diff --rev REV takes at most one lock file")
+        new = old or _default_lock()
+        old = f"{rev}:./{new}"
+    if old is None or new is None:
+        raise UsageError("p2n diff needs OLD and NEW (or --rev REV); see p2n diff --help")
+    cwd = Path.cwd()
+    before, after = read_side(old, cwd), read_side(new, cwd)
+    result = diff_locks(
+        before.lock,
+        after.lock,
+        old_label=before.label,
+        new_label=after.label,
+        systems=systems,
+        python=parse_python(python) if python else None,
+        options=Options(all_extras=all_extras),
+    )
+    render = render_json if as_json else render_markdown if markdown else render_text
+    click.echo(render(result), nl=False)
+
+
+def _default_lock() -> str:
+    from .generate import find_lock
+
+    return find_lock(Path.cwd()).name
+
+
 def _progress_line(done: int, total: int) -> None:
     """One self-overwriting stderr line while package indexes answer."""
     click.echo(f"\rp2n: asking package indexes: {done}/{total} projects", nl=False, err=True)
@@ -285,6 +364,10 @@ def _progress_line(done: int, total: int) -> None:
 
 def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
+
+
+class UsageError(InputError):
+    """Arguments that do not fit together."""
 
 
 class StaleError(VerdictError):

@@ -281,6 +281,30 @@ def _members(
     return members
 
 
+def _check_local_files(project_dir: Path, lock: Lock, selections: list[Selection]) -> None:
+    """Wheels and sdists of path sources must be files below the project (as directories are).
+
+    A flake reads only its own tree: a file outside would be read from outside
+    it (or not at all on another machine); a symlink out counts as outside.
+    """
+    root = project_dir.resolve()
+    for selection in selections:
+        for selected in selection.packages:
+            if selected.package.source.kind is not SourceKind.PATH:
+                continue
+            for artifact in (selected.wheel, selected.sdist):
+                if artifact is None:
+                    continue
+                relative = PurePosixPath(artifact.url)
+                resolved = (lock.path.parent / relative).resolve()
+                if relative.is_absolute() or root not in resolved.parents:
+                    raise InputError(
+                        f"{lock.path}: package {selected.name}: {artifact.url} is outside the "
+                        f"project directory {root}; a flake can only read files below its "
+                        "root: move the file into the project and re-lock"
+                    )
+
+
 def _check_preferences(options: Options, locked: set[NormalizedName], lock_path: Path) -> None:
     """``--prefer-sdist``/``--prefer-wheel`` must name locked packages (a typo would be ignored)."""
     for flag, names in (
@@ -338,6 +362,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     allowed += _git_notes(lock, selections, request.policy)
     trusted = (*trusted_packages, *resolution.trusted)
     members = _members(request, lock, selections)
+    _check_local_files(request.project_dir, lock, selections)
     root_scripts = sorted(
         {
             script

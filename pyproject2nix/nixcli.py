@@ -128,14 +128,16 @@ def run_nix_streaming(
     program: str = "nix",
     env: Mapping[str, str] | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> NixResult:
     """Run a Nix program, handing each stderr line to ``on_stderr_line`` as it arrives.
 
     For long builds, so progress can be shown while the whole log is still
     collected for the result. Never raises on a non-zero exit: builds that
-    fail are verdicts the caller reads from the result.
+    fail are verdicts the caller reads from the result. ``wrapper`` is an
+    argv prefix (e.g. ``taskset --cpu-list 0``) whose effect builders inherit.
     """
-    argv = [nix_binary(program), *args]
+    argv = [*wrapper, nix_binary(program), *args]
     stdout_chunks: list[str] = []
     stderr_lines: list[str] = []
     with subprocess.Popen(
@@ -233,6 +235,7 @@ def realise(
     keep_failed: bool = False,
     env: Mapping[str, str] | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> NixResult:
     """``nix-store --realise --keep-going`` derivations in ``store`` with extra Nix settings.
 
@@ -249,7 +252,11 @@ def realise(
     for name, value in sorted((settings or {}).items()):
         args += ["--option", name, value]
     return run_nix_streaming(
-        [*args, *drv_paths], program="nix-store", env=env, on_stderr_line=on_stderr_line
+        [*args, *drv_paths],
+        program="nix-store",
+        env=env,
+        on_stderr_line=on_stderr_line,
+        wrapper=wrapper,
     )
 
 
@@ -303,6 +310,18 @@ def build_log(drv_path: str, *, store: str | None) -> str:
     """The stored build log of a derivation (``nix log``), or "" when there is none."""
     result = run_nix(["log", *_store_args(store), drv_path], check=False)
     return result.stdout if result.returncode == 0 else ""
+
+
+def config_value(name: str) -> str | None:
+    """A setting of the user's Nix configuration (e.g. ``sandbox``), None when unknown."""
+    command = ["config", "show"] if nix_version() >= (2, 20) else ["show-config"]
+    result = run_nix([*command, "--json"], check=False)
+    try:
+        entry = json.loads(result.stdout).get(name)
+    except ValueError:
+        return None
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return None if value is None else str(value).lower()
 
 
 def nar_hash(path: str) -> str:

@@ -133,7 +133,7 @@ def _source_build(
         entry["stdenv"] = True
         entry["buildInputs"] = list(own.build_inputs)
         entry["nativeBuildInputs"] = list(own.native_build_inputs)
-    if elf and (own.uses_stdenv or own.libraries):
+    if elf and (own.uses_stdenv or own.libraries or build.native_requirements):
         entry["libraries"] = list(overrides.libraries_for(selected.name))
     if own.env:
         entry["env"] = dict(own.env)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, parse_wheel_filename
 
 from .buildlock import PinnedWheel, RecordedSource, Resolver
 from .buildsystem import (
@@ -40,6 +40,9 @@ class SourceBuild:
     """Names the build environment in the generated data (the requirements, joined)."""
     git: GitSource | None = None
     nar_hash: str | None = None
+    native_requirements: bool = False
+    """A build requirement is a wheel with native code (uv-build, ninja, cmake): its ELF
+    files are patched in the build environment, so the build needs the native attributes."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,22 @@ def plan_source_builds(
             requires_key=requires_key(build_system.requires),
             git=git,
             nar_hash=nar_hash,
+            native_requirements=any(
+                _is_native(wheel)
+                for wheel in environments.get(place[0], {}).get(
+                    requires_key(build_system.requires), ()
+                )
+            ),
         )
         for place, (build_system, git, nar_hash) in chosen.items()
     }
     return SourceBuilds(builds=builds, environments=environments)
+
+
+def _is_native(wheel: PinnedWheel) -> bool:
+    """A wheel with a platform tag: it may ship ELF programs or libraries."""
+    _name, _version, _build, tags = parse_wheel_filename(wheel.filename)
+    return any(tag.platform != "any" for tag in tags)
 
 
 def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource | None]:

@@ -6,13 +6,16 @@ sdist file or a source directory), ``subdirectory`` (within it, optional),
 ``buildWheels`` (JSON: the pinned wheels of the build requirements, each
 ``{path, name}``), ``buildBackend``, ``backendPath`` (JSON), ``p2nPatches``
 (space-separated patch files, applied with ``patchTool -p1``). The build
-requirements are installed with PyPA installer into a scratch prefix, then
+requirements are installed with PyPA installer into a scratch prefix (their
+ELF programs and libraries patched like installed packages' when the build
+has ``patchElfScript``: uv_build's ``uv-build``, ninja, cmake), then
 the backend runs in a fresh interpreter (``get_requires_for_build_wheel``,
 ``build_wheel``) with that prefix on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -63,9 +66,10 @@ def unpack(src: str, scratch: str) -> str:
                 archive.extractall(target, filter="tar")
         entries = os.listdir(target)
         top = os.path.join(target, entries[0]) if len(entries) == 1 else target
+    # Backends write beside the source (setuptools' <name>.egg-info, build/): every
+    # directory of the copy, its top included, must be writable, as in a store copy it is not.
     for directory, dirs, files in os.walk(target):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
+        for path in [directory, *(os.path.join(directory, name) for name in dirs + files)]:
             if not os.path.islink(path):
                 os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
     subdirectory = os.environ.get("subdirectory")
@@ -105,6 +109,13 @@ def install_requirements(prefix: str) -> str:
         os.symlink(wheel["path"], linked)
         with WheelFile.open(linked) as source:
             install(source, destination, {})
+    if os.environ.get("patchElfScript"):
+        # Programs of build requirements (uv-build, ninja, cmake) must start in the sandbox.
+        spec = importlib.util.spec_from_file_location("patch_elf", os.environ["patchElfScript"])
+        assert spec is not None and spec.loader is not None
+        patch_elf = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(patch_elf)
+        patch_elf.patch_from_environment(prefix)
     return site
 
 
