@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterable
@@ -230,8 +231,10 @@ def resolve(
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # uv looks for an interpreter even to lock; naming the one running p2n spares
+        # it the search, whose libc probe fails where the host has no /lib64 loader.
         proc = subprocess.run(
-            [*uv_command(), "lock", "--no-build", "--quiet"],
+            [*uv_command(), "lock", "--no-build", "--quiet", "--python", sys.executable],
             cwd=root,
             capture_output=True,
             text=True,

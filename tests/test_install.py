@@ -157,3 +157,27 @@ def test_nix_run_of_p2ns_own_flake_generates_and_builds_a_hatchling_project(
     assert nix is not None
     p2n: list[str | Path] = [nix, "run", f"path:{flake}#", *standin_override, "--"]
     _generate_and_build(p2n, _new_project(tmp_path), standin_override)
+
+
+@pytest.mark.nix
+def test_p2n_from_its_own_flake_generates_where_the_host_has_no_loader(
+    tmp_path: Path, standin_override: list[str]
+) -> None:
+    """As on NixOS: no /lib64/ld-linux-x86-64.so.2, so uv from a wheel runs only if patched.
+
+    p2n built by its own flake runs in a mount namespace with an empty /lib64
+    (root, as CI runs; ``unshare`` is util-linux) and no PATH, and still pins the
+    build requirements with its uv: the wheel's program got nixpkgs' loader.
+    """
+    flake = copy_tracked_files(tmp_path / "pyproject2nix")
+    built = run_nix("build", f"path:{flake}", *standin_override, "--json", "--no-link")
+    assert built.returncode == 0, built.stderr
+    p2n = Path(json.loads(built.stdout)[0]["outputs"]["out"]) / "bin" / "p2n"
+    hide_loader = 'mount -t tmpfs none /lib64 && PATH=/nonexistent exec "$0" "$@"'
+    shown = _run("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                 hide_loader.replace('exec "$0" "$@"', "exec /bin/true"))  # fmt: skip
+    assert shown.returncode != 0, "hiding /lib64 did not stop the host's programs"
+    wrapper: list[str | Path] = [
+        "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", hide_loader, p2n,
+    ]  # fmt: skip
+    _generate_and_build(wrapper, _new_project(tmp_path), standin_override)
