@@ -66,7 +66,8 @@ def cli() -> None:
 
     \b
     p2n generate   write flake.nix + p2n/ from pyproject.toml and its lock
-                   (uv.lock, poetry.lock or pylock.toml)
+                   (uv.lock, poetry.lock, pylock.toml, Pipfile.lock,
+                   requirements.txt with hashes)
     p2n verify     build the environment twice in separate stores, compare
     p2n diff       what a lock update changes, per system (for review)
     """
@@ -120,7 +121,8 @@ def cli() -> None:
     "--lock",
     "lock_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The lock to read: uv.lock, poetry.lock or pylock[.NAME].toml beside pyproject.toml. "
+    help="The lock to read: uv.lock, poetry.lock, pylock[.NAME].toml, Pipfile.lock or a "
+    "requirements file (*.txt, compiled with hashes) beside pyproject.toml. "
     "Default: the first of those found.",
 )
 @click.option(
@@ -183,7 +185,8 @@ def generate(
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
 
-    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1) or a PEP 751 pylock.toml. poetry.lock
+    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1), a PEP 751 pylock.toml, Pipfile.lock or a
+    requirements.txt compiled with --generate-hashes (one platform: pass --system). poetry.lock
     names files without URLs: p2n asks each file's index (simple API) for its URL
     and checks the index's sha256 against the lock's; pages are cached.
 

@@ -150,7 +150,7 @@ class GeneratePlan:
     """Files whose sha256 came from an index (``--trust-index-hashes``)."""
 
 
-LOCK_NAMES = ("uv.lock", "poetry.lock", "pylock.toml")
+LOCK_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "Pipfile.lock", "requirements.txt")
 """Lock files p2n reads, in the order it prefers them."""
 
 
@@ -178,7 +178,7 @@ def find_locks(project_dir: Path, lock_file: Path | None = None) -> list[Path]:
     if not found:
         raise InputError(
             f"{project_dir}: no uv.lock found; run `uv lock` first "
-            "(p2n also reads poetry.lock and pylock.toml)"
+            "(p2n also reads poetry.lock, pylock.toml, Pipfile.lock and requirements.txt)"
         )
     if len(found) > 1 and all(p.name.startswith("pylock.") for p in found[:2]):
         raise InputError(
@@ -203,6 +203,14 @@ def read_lock(path: Path, project: LocalProject) -> Lock:
 
     if path.name == "poetry.lock":
         return read_poetry_lock(path, path.parent / "pyproject.toml")
+    if path.name == "Pipfile.lock":
+        from .pipfilelock import read_pipfile_lock
+
+        return read_pipfile_lock(path, project.name)
+    if path.suffix == ".txt":
+        from .requirements import read_requirements
+
+        return read_requirements(path, project.name)
     if is_pylock_name(path.name):
         return read_pylock(path, project.name)
     top = load_toml(path)
@@ -237,14 +245,25 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
 
 def _targets(request: GenerateRequest, lock: Lock, python: tuple[int, int]) -> list[Target]:
     """The targets to generate for: those asked for, or every default one the lock supports."""
+    if lock.one_platform and len(request.systems) != 1:
+        raise InputError(
+            f"{lock.path}: a compiled requirements file holds one platform's resolution, and "
+            "it does not say which; pass the one it was compiled on with --system "
+            "(and --python), or compile with `uv pip compile --universal`"
+        )
     asked = parse_systems(request.systems or DEFAULT_SYSTEMS)
     targets = [Target(system, python) for system in asked]
     supported = [t for t in targets if supports(lock, t)]
     unsupported = [t.system.nix_system for t in targets if t not in supported]
     if request.systems and unsupported:
+        fix = (
+            "add it to tool.uv.environments and re-lock"
+            if lock.path.name == "uv.lock"
+            else "lock again for that platform"
+        )
         raise InputError(
             f"{lock.path}: the lock is not resolved for {', '.join(unsupported)} "
-            "(see supported-markers); add it to tool.uv.environments and re-lock"
+            f"(see supported-markers); {fix}"
         )
     if not supported:
         raise InputError(

@@ -95,6 +95,9 @@ class LockedPackage:
     optional_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
     dependency_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
     resolution_markers: tuple[Marker, ...] = ()
+    pinned_sha256: frozenset[str] = frozenset()
+    """Hashes the lock allows when it names no files (requirements.txt, Pipfile.lock):
+    the package's files are those its index lists with one of these sha256."""
 
     @property
     def key(self) -> str:
@@ -126,6 +129,8 @@ class Lock:
     """Environments the lock was resolved for (uv's ``environments``); () = all."""
     default_groups: frozenset[str] | None = None
     """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
+    one_platform: bool = False
+    """Resolved for one platform the lock does not name (pip-compile): ``--system`` says which."""
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""
