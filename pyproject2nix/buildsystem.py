@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import InputError
+from .tomlfile import parse_toml
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
@@ -40,10 +39,7 @@ def build_system_from_pyproject(text: str | None, where: str) -> BuildSystem:
     """The ``[build-system]`` of a pyproject.toml's text (None: no pyproject.toml)."""
     if text is None:
         return LEGACY
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where}: malformed pyproject.toml ({exc})") from exc
+    data = parse_toml(text, f"{where}: pyproject.toml", "fix the source's pyproject.toml")
     table = data.get("build-system")
     if table is None:
         return LEGACY

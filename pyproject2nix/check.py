@@ -39,19 +39,28 @@ def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
     """Version, settings and input digests recorded in the header of ``p2n/lock.nix``."""
     version = ""
     records: dict[str, dict[str, object]] = {SETTINGS_MARK: {}, INPUTS_MARK: {}}
-    for line in lock_data.read_text(encoding="utf-8").splitlines():
+    try:
+        text = lock_data.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{lock_data}: cannot read ({exc}); run p2n generate") from exc
+    for line in text.splitlines():
         if not line.startswith("#"):
             break
         if line.startswith(GENERATED_MARK):
-            version = line[len(GENERATED_MARK) :].split()[0]
+            version = (line[len(GENERATED_MARK) :].split() or [""])[0]
         for mark in records:
             if line.startswith(mark):
                 try:
                     records[mark] = json.loads(line[len(mark) :])
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     raise InputError(
                         f"{lock_data}: damaged header line {mark.strip()}; run p2n generate"
                     ) from exc
+                if not isinstance(records[mark], dict):
+                    raise InputError(
+                        f"{lock_data}: damaged header line {mark.strip()} (not a JSON object); "
+                        "run p2n generate"
+                    )
     digests = {str(k): str(v) for k, v in records[INPUTS_MARK].items()}
     return version, records[SETTINGS_MARK], digests
 

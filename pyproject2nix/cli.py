@@ -86,8 +86,9 @@ def cli() -> None:
     "systems",
     multiple=True,
     type=click.Choice(sorted(SYSTEMS)),
-    help=f"Nix system to generate for (repeatable). Default: those of {', '.join(DEFAULT_SYSTEMS)} "
-    "that the lock supports.",
+    help="Nix system to generate for (repeatable); each must be served, or p2n stops with why. "
+    f"Default: every one of {', '.join(DEFAULT_SYSTEMS)} the lock can serve; the others are "
+    "left out with a warning and a note in p2n/lock.nix.",
 )
 @click.option("--extra", "extras", multiple=True, help="Install this extra of the project.")
 @click.option("--all-extras", is_flag=True, help="Install every extra of the project.")
@@ -236,6 +237,15 @@ def generate(
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
     click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    for left in result.left_out:
+        if left.missing_files:
+            click.echo(
+                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, "
+                f"{left.fix}; --system {left.system} makes this an error",
+                err=True,
+            )
+        else:
+            click.echo(f"p2n: {left.system} left out: {left.reason}")
     if result.other_locks:
         click.echo(
             f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "

@@ -127,6 +127,8 @@ class Lock:
     """Dependency groups of a workspace root that is not itself a package."""
     supported_markers: tuple[Marker, ...] = field(default=())
     """Environments the lock was resolved for (uv's ``environments``); () = all."""
+    required_markers: tuple[Marker, ...] = field(default=())
+    """Environments the lock must serve (uv's ``required-environments``): never left out."""
     default_groups: frozenset[str] | None = None
     """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
     one_platform: bool = False

@@ -46,7 +46,6 @@ PYPI_SIMPLE = "https://pypi.org/simple"
 SUPPORTED_LOCK_VERSIONS = ("1.1", "2.0", "2.1")
 _ANY = Constraint((SpecifierSet(),))
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")
-_EXTRA_TEST = re.compile(r"""extra\s*(==|!=)\s*(["'])(.*?)\2""")
 _POETRY_REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*"
     r"(?:\((?P<constraint>[^)]*)\))?\s*(?:;\s*(?P<marker>.+))?$"
@@ -223,7 +222,8 @@ def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
     """2.1's ``markers`` (string, or table by group): where the package is installed.
 
     Kept as resolution markers, which selection consults only to tell apart
-    several locked versions of one name. ``extra`` tests are dropped (true).
+    several locked versions of one name; it evaluates their ``extra`` tests
+    with the project's selected extras.
     """
     if "markers" not in table.data:
         return ()
@@ -236,11 +236,7 @@ def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
         texts = [group_markers.string(group) for group in sorted(group_markers.names())]
     else:
         raise table.error("markers", "expected a string or a table of strings by group")
-    markers = []
-    for text in texts:
-        neutral = _EXTRA_TEST.sub('extra == ""', text)
-        markers.append(Marker(_marker_text(table, "markers", neutral)))
-    return tuple(markers)
+    return tuple(Marker(_marker_text(table, "markers", text)) for text in texts)
 
 
 def _source(table: TomlTable, project: _Project) -> Source:
@@ -412,26 +408,15 @@ def _extra_requirement(
         _Requirement(
             name=d.name,
             constraint=d.constraint,
-            marker=_marker_for_extra(d.marker, extra),
+            # Its ``extra == …`` tests are decided by selection, which evaluates
+            # the markers of an extra's dependencies with that extra active.
+            marker=d.marker,
             extras=tuple(sorted({*d.extras, *parsed.extras})),
             optional=True,
             local=d.local,
         )
         for d in declared
     ]
-
-
-def _marker_for_extra(marker: str, extra: str) -> str:
-    """Decide ``extra == …`` tests: filed under ``extra``, the dependency's own test holds."""
-    if "extra" not in marker:
-        return marker
-    wanted = canonicalize_name(extra)
-
-    def constant(match: re.Match[str]) -> str:
-        holds = (canonicalize_name(match.group(3)) == wanted) == (match.group(1) == "==")
-        return 'extra == ""' if holds else 'extra != ""'
-
-    return _EXTRA_TEST.sub(constant, marker)
 
 
 def _parse_requirement_string(table: TomlTable, key: str, text: str) -> _Requirement:

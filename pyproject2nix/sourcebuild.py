@@ -24,6 +24,7 @@ from .buildsystem import (
     download,
     local_file,
 )
+from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
 from .gitsource import GitSource, fetch_tree, parse_git_location
 from .model import Lock, SourceKind
 from .overrides import Overrides
@@ -185,3 +186,39 @@ def _learn(
     nar_hash = fetch_tree(git, here, read)
     resolver.record_source(key, RecordedSource(found[0], nar_hash))
     return found[0], git, nar_hash
+
+
+def local_versions(
+    members: Mapping[str, tuple[str, Path]], resolver: Resolver, where: str
+) -> dict[str, str]:
+    """The version of each local package whose pyproject.toml does not state it, by name.
+
+    ``members``: name -> (path relative to the project, directory). Recorded versions are
+    reused while ``git describe`` of HEAD is unchanged; otherwise the package's backend is
+    asked (online), or the build lock is stale (``p2n check``).
+    """
+    versions: dict[str, str] = {}
+    for name, (path, directory) in sorted(members.items()):
+        if not needs_backend_version(directory):
+            continue
+        git = git_state(directory)
+        recorded = resolver.version(path, git)
+        if recorded is not None:
+            versions[name] = recorded
+            continue
+        if not resolver.online:
+            before = resolver.recorded_git(path)
+            reason = (
+                f"git HEAD moved ({before} -> {git})"
+                if before is not None
+                else "it is not recorded"
+            )
+            raise resolver.stale(
+                f"the version of {name} comes from its build backend and {reason}"
+            )
+        here = f"{where}: {name} ({path})"
+        build_system = build_system_of_directory(directory, str(directory / "pyproject.toml"))
+        version = backend_version(directory, build_system, here)
+        resolver.record_version(path, RecordedVersion(version, git))
+        versions[name] = version
+    return versions

@@ -69,9 +69,8 @@ def lock_from_toml(path: Path, data: dict[str, Any], project_name: str | None = 
         packages=packages,
         root_names=roots,
         root_groups=root_groups,
-        supported_markers=tuple(
-            _marker(top, "supported-markers", text) for text in top.strings("supported-markers")
-        ),
+        supported_markers=_markers(top, "supported-markers"),
+        required_markers=_markers(top, "required-markers"),
     )
 
 
@@ -116,6 +115,10 @@ def _marker(table: TomlTable, key: str, text: str) -> Marker:
     except InvalidMarker as exc:
         reason = str(exc).splitlines()[0]
         raise table.error(key, f"invalid environment marker {text!r}: {reason}") from exc
+
+
+def _markers(table: TomlTable, key: str) -> tuple[Marker, ...]:
+    return tuple(_marker(table, key, text) for text in table.strings(key))
 
 
 def _version(table: TomlTable, key: str) -> Version | None:

@@ -226,3 +226,288 @@ def test_unwritable_project_is_one_line_error(
     monkeypatch.setattr(output.tempfile, "mkdtemp", refuse)
     with pytest.raises(OutputError, match="cannot write the generated files: Permission denied"):
         output.write_tree(tmp_path, {"flake.nix": b"x"})
+
+
+def test_build_lock_is_valid_toml_for_any_character(tmp_path: Path) -> None:
+    """Item 7: characters beyond the BMP (and DEL, ESC) used to make invalid TOML."""
+    from pyproject2nix.buildlock import BuildLock, PinnedWheel, RecordedSource, read_build_lock
+    from pyproject2nix.buildsystem import BuildSystem
+
+    odd = 'x\U0001f600y\x7f\x1b"\\\n\t'
+    lock = BuildLock()
+    requires = (f'demo; platform_release == "{odd}"',)
+    lock.sources[f"git https://h/{odd}@{'0' * 40}"] = RecordedSource(
+        BuildSystem(requires, f"backend{odd}", (f"dir{odd}",)), "sha256-" + "A" * 43 + "="
+    )
+    lock.resolutions[(requires, "3.12", "x86_64-linux")] = (
+        PinnedWheel(f"demo{odd}", odd, "demo-1-py3-none-any.whl", f"https://h/{odd}", "ab" * 32),
+    )
+    path = tmp_path / "build-systems.toml"
+    path.write_bytes(lock.render())
+    assert read_build_lock(path) == lock
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x07", "\x7f", "\x0b", "\x85", "\u202e"])
+def test_control_characters_are_never_written_into_nix(char: str) -> None:
+    """Item 11: Nix cannot escape them (NUL truncates in 2.8); they were written raw."""
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.nixexpr import string
+
+    with pytest.raises(InputError, match=f"control character U\\+{ord(char):04X}"):
+        string(f"https://h/a{char}b.whl")
+
+
+def test_control_character_in_a_lock_url_is_one_line_error(tmp_path: Path) -> None:
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    lock.write_text(
+        lock.read_text().replace(
+            "https://files.pythonhosted.org/packages/64/b4",
+            "https://files.pythonhosted.org/packages/64\\u001b[2J/b4",
+            1,
+        )
+    )
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "\x1b" not in result.stderr and "U+001B" in result.stderr
+    assert not (project / "flake.nix").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "outputHash",
+        "outputHashMode",
+        "outputs",
+        "__noChroot",
+        "__impure",
+        "__structuredAttrs",
+        "buildCommand",
+        "installPhase",
+        "phases",
+        "impureEnvVars",
+        "buildWheelScript",
+        "p2nPatches",
+        "stdenvBuild",
+        "subdirectory",
+    ],
+)
+def test_env_cannot_change_the_nature_of_a_build(tmp_path: Path, name: str) -> None:
+    """Item 12: [tool.p2n] env took derivation attributes (a fixed-output build gets network)."""
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.overrides import parse_overrides
+    from pyproject2nix.tomlfile import TomlTable
+
+    table = TomlTable(
+        tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {name: "x"}}}}
+    )
+    with pytest.raises(InputError, match=f"tool.p2n.packages.demo.env.{name}: "):
+        parse_overrides(table, "pyproject.toml")
+    fine = TomlTable(
+        tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {"CFLAGS": "-O2"}}}}
+    )
+    assert parse_overrides(fine, "pyproject.toml").package("demo").env == (("CFLAGS", "-O2"),)
+
+
+def _virtual_workspace(project: Path) -> Path:
+    """A uv workspace root without a [project] table, and one member."""
+    member = project / "packages" / "member"
+    (member / "member").mkdir(parents=True)
+    (member / "member" / "__init__.py").write_text("")
+    (member / "pyproject.toml").write_text(
+        '[project]\nname = "member"\nversion = "1.0"\nrequires-python = ">=3.11"\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    (project / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["packages/*"]\n')
+    (project / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
+        '[manifest]\nmembers = ["member"]\n'
+        '[[package]]\nname = "member"\nversion = "1.0"\n'
+        'source = { editable = "packages/member" }\n'
+    )
+    (project / "p2n").mkdir()
+    shutil.copyfile(EXAMPLE / "p2n" / "build-systems.toml", project / "p2n" / "build-systems.toml")
+    return project
+
+
+def test_output_does_not_depend_on_the_directory_name(tmp_path: Path) -> None:
+    """Item 8: without [project].name the directory's name went into the output."""
+    outputs = []
+    for directory in ("checkout-one", "other-name"):
+        project = _virtual_workspace(tmp_path / directory)
+        result = run_p2n("generate", "--project", str(project), "--offline")
+        assert result.returncode == 0, result.stderr
+        outputs.append({p.relative_to(project): p.read_bytes() for p in project.rglob("*.nix")})
+    assert outputs[0] == outputs[1]
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        ("uv.lock", 'name = "attrs"', 'name = "at trs"', "package name 'at trs' is not a valid"),
+        ("uv.lock", 'name = "attrs"', 'name = "../../x"', "is not a valid package name"),
+        (
+            "uv.lock",
+            "attrs-26.1.0-py3-none-any.whl",
+            "attrs%20x-26.1.0-py3-none-any.whl",
+            "file name 'attrs x-26.1.0-py3-none-any.whl' holds characters Nix refuses",
+        ),
+        (
+            "pyproject.toml",
+            "hello-p2n = ",
+            '"../../x" = ',
+            "script '../../x' of hello-p2n is not a plain file name",
+        ),
+        ("pyproject.toml", "hello-p2n = ", '"" = ', "script '' of hello-p2n"),
+        ("pyproject.toml", "hello-p2n = ", '"-rf" = ', "script '-rf'"),
+    ],
+    ids=["space", "dotdot", "wheel-file", "script-dotdot", "script-empty", "script-dash"],
+)
+def test_names_are_validated_before_nix_sees_them(
+    tmp_path: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    """Item 10: names uv rejects failed only later in Nix; script names could leave bin/."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / file, old, new)
+    if new.startswith('name = "'):  # the dependency edge names the package too
+        _edit(project / "uv.lock", '{ name = "attrs" }', "{ " + new + " }")
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_project_name_is_refused(tmp_path: Path) -> None:
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / "pyproject.toml", 'name = "hello-p2n"', 'name = "hello p2n"')
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2
+    assert "project.name 'hello p2n' is not a valid package name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version = 1\n[[package]\nname = "x"\n', ":2:10: malformed TOML: "),
+        ('version = 1\nrequires-python = ">=3.11\n', ":2:26: malformed TOML: "),
+        ("version = 1\nversion = 2\n", ":2:12: malformed TOML: Cannot overwrite a value: "),
+        ("x = " + "[" * 2000 + "]" * 2000, ": malformed TOML: nested too deeply"),
+    ],
+    ids=["table-header", "unterminated", "duplicate-key", "deep-nesting"],
+)
+def test_toml_syntax_errors_give_line_column_and_the_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Items 15 and 9: line:column and the offending line, like uv; deep nesting no traceback."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / "uv.lock").write_text(text)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"uv.lock{expected}" in lines[0]
+    if "nested" not in expected:
+        offending = text.splitlines()[int(expected.split(":")[1]) - 1]
+        assert repr(offending) in lines[0]
+
+
+def test_byte_order_mark_is_named(tmp_path: Path) -> None:
+    """Item 13: a UTF-8 BOM was refused as an unexplained syntax error."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    lock.write_bytes(b"\xef\xbb\xbf" + lock.read_bytes())
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2
+    assert "byte order mark (BOM)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('url = "https://', 'url = "http://', "url"),
+        ('url = "https://', 'url = "file:///', "url"),
+        ('sha256 = "', 'sha256 = "zz', "sha256"),
+        ('filename = "', 'filename = "not-a-wheel', "filename"),
+    ],
+)
+def test_tampered_build_lock_is_refused(tmp_path: Path, old: str, new: str, key: str) -> None:
+    """Items 9 and 6: build-systems.toml is committed input: its wheels follow the URL
+    policy and a bad wheel name was a traceback (InvalidWheelFilename)."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / "p2n" / "build-systems.toml", old, new)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert f"build-systems.toml: resolution[0].wheels[0].{key}: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "holds no Python version"),
+        (b"  \n\n", "holds no Python version"),
+        (b"\xff\xfe3.12", "not UTF-8 text"),
+        (b"# pinned for CI\n3.11\n", None),
+        (b"\xef\xbb\xbf3.11\n", None),
+        (b"cpython@3.11\n", None),
+        (b"3.99\n", ".python-version 3.99: nixpkgs has no such CPython"),
+    ],
+    ids=["empty", "blank", "not-utf8", "comment", "bom", "cpython-at", "unknown"],
+)
+def test_python_version_file_like_uv(tmp_path: Path, content: bytes, expected: str | None) -> None:
+    """Items 9 and 13: tracebacks on empty/blank/non-UTF-8 files; comments and a BOM
+    were refused although uv reads them; errors named --python, never passed."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / ".python-version").write_bytes(content)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    if expected is None:
+        assert result.returncode == 0, result.stderr
+        assert "CPython 3.11" in result.stdout
+    else:
+        assert result.returncode == 2, result.stderr
+        assert expected in result.stderr
+        assert "--python" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("# p2n-settings: {", "# p2n-settings: [{", "damaged header line # p2n-settings:"),
+        ("# p2n-inputs: {", "# p2n-inputs: 7 #{", "damaged header line # p2n-inputs:"),
+        ('"python": null', '"python": "3.99"', "python (recorded in p2n/lock.nix) 3.99"),
+        (
+            '"python": null',
+            '"lock_file": "gone.lock", "python": null',
+            "lock (recorded in p2n/lock.nix) gone.lock: no such file",
+        ),
+    ],
+    ids=["settings-list", "inputs-number", "python", "lock"],
+)
+def test_tampered_lock_nix_header_in_check(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    """Items 9 and 13: a tampered header gave a traceback; recorded settings were blamed
+    on flags (--python, --lock) the user never passed."""
+    project = _generated_example(tmp_path)
+    _edit(project / "p2n" / "lock.nix", old, new)
+    result = run_p2n("check", "--project", str(project))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "--python" not in result.stderr and "--lock" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--json", "--junit"])
+def test_verify_report_path_is_checked_before_the_run(tmp_path: Path, flag: str) -> None:
+    """Item 13: an unwritable --json FILE was found out only after both builds."""
+    result = run_p2n("verify", flag, str(tmp_path / "missing" / "report"), f"path:{tmp_path}")
+    assert result.returncode == 2, result.stderr
+    assert "cannot write" in result.stderr and "No such file or directory" in result.stderr
+    assert "nix" not in result.stderr.lower().replace("p2n", "")

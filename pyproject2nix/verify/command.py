@@ -14,7 +14,14 @@ from ..errors import InputError
 from .core import NotReproducible, VerifyOptions, verify
 from .perturb import NAMES as PERTURBATIONS
 from .perturb import parse_names as parse_perturbations
-from .report import render_json, render_junit, render_table, verdict_text, write_atomically
+from .report import (
+    check_writable,
+    render_json,
+    render_junit,
+    render_table,
+    verdict_text,
+    write_atomically,
+)
 
 SAME_STORE_HELP = (
     "Cheaper: build once in one store (the default store, or --store-a), then rebuild every "
@@ -119,6 +126,9 @@ def verify_command(
     Exit codes: 0 all reproducible, 1 something differs or failed to build,
     2 bad input or usage.
     """
+    for report_file in (json_file, junit_file):
+        if report_file is not None:
+            check_writable(report_file)
     nix_args = tuple(arg for pair in override_input for arg in ("--override-input", *pair))
     if no_perturb and perturb_list is not None:
         raise InputError("--perturb and --no-perturb contradict each other; give one")

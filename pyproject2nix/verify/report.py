@@ -292,6 +292,16 @@ def _junit_body(result: DerivationResult) -> str:
     return "\n\n".join(parts)
 
 
+def check_writable(path: Path) -> None:
+    """Fail before a long run, not after it, when a report file cannot be written there."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        os.unlink(temporary)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror}; check the directory") from error
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write a report file whole or not at all (temp file + rename)."""
     temporary: str | None = None

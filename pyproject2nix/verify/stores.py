@@ -93,7 +93,12 @@ class Workspace:
 
     @classmethod
     def create(cls, *, keep: bool) -> Workspace:
-        return cls(Path(tempfile.mkdtemp(prefix="p2n-verify-")), keep)
+        root = Path(tempfile.mkdtemp(prefix="p2n-verify-"))
+        # Without the sandbox (Debian's default sandbox = false), builds run as the nixbld
+        # users in build directories under the run's TMPDIR, inside this 0700 directory:
+        # let them traverse it (not list it), or every builder fails with EACCES.
+        root.chmod(0o711)
+        return cls(root, keep)
 
     def directory(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)

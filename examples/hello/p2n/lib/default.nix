@@ -102,6 +102,7 @@ let
           buildInputs = attrsOf "buildInputs";
           nativeBuildInputs = attrsOf "nativeBuildInputs";
           env = entry.env or { };
+          pretendVersion = entry.pretendVersion or null;
           extraAttrs = native;
         };
     in
