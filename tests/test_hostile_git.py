@@ -8,6 +8,7 @@ write nothing, and the command must not have run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -41,9 +42,19 @@ def _uv_project(project: Path, location: str) -> None:
         'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
         '[[package]]\nname = "app"\nversion = "1"\nsource = { editable = "." }\n'
         'dependencies = [{ name = "evil" }]\n'
+        '[package.metadata]\nrequires-dist = [{ name = "evil" }]\n'
         '[[package]]\nname = "evil"\nversion = "1"\n'
         f"source = {{ git = {_toml(location)} }}\n"
     )
+
+
+# The content-hash Poetry 1.x writes for a pyproject.toml without [tool.poetry].
+NO_POETRY_TABLE_HASH = hashlib.sha256(
+    json.dumps(
+        {"dependencies": None, "dev-dependencies": None, "extras": None, "source": None},
+        sort_keys=True,
+    ).encode()
+).hexdigest()
 
 
 def _poetry_project(project: Path, url: str) -> None:
@@ -57,7 +68,7 @@ def _poetry_project(project: Path, url: str) -> None:
         f'[package.source]\ntype = "git"\nurl = {_toml(url)}\nreference = "main"\n'
         f'resolved_reference = "{SHA}"\n'
         '[metadata]\nlock-version = "2.1"\npython-versions = ">=3.11"\n'
-        'content-hash = "00"\n'
+        f'content-hash = "{NO_POETRY_TABLE_HASH}"\n'
     )
 
 

@@ -64,6 +64,7 @@ def _path_wheel_project(tmp_path: Path, location: str) -> Path:
         'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
         '[[package]]\nname = "app"\nversion = "1"\nsource = { editable = "." }\n'
         'dependencies = [{ name = "dep" }]\n'
+        '[package.metadata]\nrequires-dist = [{ name = "dep" }]\n'
         '[[package]]\nname = "dep"\nversion = "1.0"\n'
         f"source = {{ path = {json.dumps(location)} }}\n"
         f'wheels = [{{ filename = "dep-1.0-py3-none-any.whl", hash = "sha256:{digest}" }}]\n'
