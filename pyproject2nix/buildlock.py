@@ -325,6 +325,8 @@ def resolve(
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # Build requirements are input: a git URL among them must not reach ext:: helpers.
+        env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
         # uv looks for an interpreter even to lock; naming the one running p2n spares
         # it the search, whose libc probe fails where the host has no /lib64 loader.
         proc = subprocess.run(

@@ -25,6 +25,7 @@ from .buildsystem import (
     local_file,
 )
 from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
+from .errors import InputError
 from .gitsource import GitSource, fetch_tree, parse_git_location
 from .model import Lock, SourceKind
 from .overrides import Overrides
@@ -181,6 +182,16 @@ def _learn(
 
     def read(tree: Path) -> None:
         directory = tree / git.subdirectory if git.subdirectory else tree
+        # A symlink in the repository (the subdirectory, pyproject.toml) must not make
+        # p2n read, and quote in an error, a file of this machine.
+        root = tree.resolve()
+        for path in (directory, directory / "pyproject.toml"):
+            resolved = path.resolve()
+            if resolved != root and root not in resolved.parents:
+                raise InputError(
+                    f"{here} ({git.url}): {path.relative_to(tree)} is a symlink out of the "
+                    "repository; p2n reads only the repository's own files"
+                )
         found.append(build_system_of_directory(directory, f"{here} ({git.url})"))
 
     nar_hash = fetch_tree(git, here, read)
