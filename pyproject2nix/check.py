@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
 from .errors import InputError
-from .generate import GenerateRequest, plan
+from .generate import GenerateRequest, LockDriftError, plan, relock_command
 from .output import STAGING_PREFIX
 from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR, SETTINGS_MARK
 
@@ -87,6 +87,17 @@ def check(project_dir: Path) -> Freshness:
         expected = plan(request).files
     except StaleBuildLock as exc:
         return Freshness((f"{OUTPUT_DIR}/{BUILD_LOCK_FILE}",), (str(exc),))
+    except LockDriftError as exc:
+        # The generated files may match the lock, but the lock no longer matches
+        # what the project declares: the environment lacks what was added.
+        name = exc.lock_path.name
+        return Freshness(
+            (name,),
+            (
+                f"{name} does not match pyproject.toml: {'; '.join(exc.drift)}; "
+                f"run `{relock_command(exc.lock_path)}`, then `p2n generate`",
+            ),
+        )
     stale = sorted(
         rel
         for rel, content in expected.items()

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 packages=(nix-bin patchelf bash-static busybox-static diffoscope-minimal python3-venv git ca-certificates curl
   # p2n verify's perturbations and its tests: directory order, time zone, CPU affinity;
   # sshd for the loopback ssh-ng:// store test; chromium renders the --html report.
-  disorderfs fuse3 tzdata util-linux openssh-server openssh-client chromium fonts-dejavu-core)
+  disorderfs fuse3 tzdata util-linux openssh-server openssh-client chromium fonts-dejavu-core
+  # The OCI image test: skopeo and podman read the image, bwrap runs it.
+  podman skopeo bubblewrap)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -254,6 +254,7 @@ def run_diffoscope(root_a: Path, root_b: Path) -> DiffoscopeReport | None:
             str(DIFFOSCOPE_MAX_BYTES),
             "--max-report-size",
             str(DIFFOSCOPE_MAX_HTML_BYTES),
+            "--",  # the roots are operands, never options
             str(root_a),
             str(root_b),
         ]
