@@ -163,6 +163,12 @@ def cli() -> None:
     is_flag=True,
     help="Accept file:// URLs (they exist only on this machine); noted in p2n/lock.nix.",
 )
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="Use the lock as it is, even if it no longer matches pyproject.toml (like uv's "
+    "--frozen). Without it a lock that misses what pyproject.toml declares is refused.",
+)
 @click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
 def generate(
     project_dir: Path,
@@ -182,6 +188,7 @@ def generate(
     prefer_wheel: tuple[str, ...],
     allow_insecure_http: bool,
     allow_file_urls: bool,
+    frozen: bool,
     force: bool,
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
@@ -215,6 +222,7 @@ def generate(
         systems=systems,
         lock_file=lock_file,
         offline=offline,
+        frozen=frozen,
         trust_index_hashes=trust_index_hashes,
         policy=FilePolicy(allow_insecure_http=allow_insecure_http, allow_file_urls=allow_file_urls),
         progress=_progress_line if sys.stderr.isatty() else None,
@@ -240,9 +248,8 @@ def generate(
     for left in result.left_out:
         if left.missing_files:
             click.echo(
-                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, list it "
-                "in [tool.uv] required-environments and re-lock, or pass --system "
-                f"{left.system} to make this an error",
+                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, "
+                f"{left.fix}; --system {left.system} makes this an error",
                 err=True,
             )
         else:
@@ -256,6 +263,14 @@ def generate(
         click.echo(
             f"p2n: URLs of {result.resolved_files} files from package indexes: "
             f"{result.index_requests} requests, {result.index_cached} pages from cache"
+        )
+    if result.drift:
+        from .generate import drift_summary
+
+        click.echo(
+            f"p2n: warning: {result.lock_path.name} does not match pyproject.toml "
+            f"({drift_summary(result.drift)}); used as it is (--frozen)",
+            err=True,
         )
     if result.trusted:
         click.echo(
@@ -286,8 +301,10 @@ def check(project_dir: Path) -> None:
     """Exit 1 if flake.nix/p2n/ no longer match the lock, pyproject.toml or p2n's version.
 
     Regenerates in memory with the options recorded in p2n/lock.nix and
-    compares bytes; writes nothing. Exit codes: 0 fresh, 1 stale (what and why
-    are printed), 2 bad input. Fast enough for a pre-commit hook.
+    compares bytes; writes nothing. A lock that no longer matches
+    pyproject.toml (a dependency added without `uv lock` / `poetry lock`) is
+    stale too. Exit codes: 0 fresh, 1 stale (what and why are printed), 2 bad
+    input. Fast enough for a pre-commit hook.
     """
     from .check import check as check_freshness
 

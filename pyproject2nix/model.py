@@ -37,6 +37,8 @@ class Source:
 
     kind: SourceKind
     location: str
+    subdirectory: str | None = None
+    """Where in a direct-URL archive the project lives (uv's ``subdirectory``)."""
 
     @property
     def is_local(self) -> bool:
@@ -131,6 +133,9 @@ class Lock:
     """Environments the lock must serve (uv's ``required-environments``): never left out."""
     default_groups: frozenset[str] | None = None
     """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
+    drift: tuple[str, ...] = field(default=())
+    """How the lock disagrees with the pyproject.toml it was made from (() = it matches,
+    or the format records nothing to compare); ``p2n generate`` refuses it unless --frozen."""
     one_platform: bool = False
     """Resolved for one platform the lock does not name (pip-compile): ``--system`` says which."""
 

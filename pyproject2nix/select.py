@@ -279,19 +279,25 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
     scope = marker_scope(lock, target, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
+    # Membership by id() in sets: a list's `in` compares whole frozen dataclasses
+    # (every field, deeply), which made a dense graph quadratic in its degree.
+    children_of: dict[int, set[int]] = {}
     queue: list[int] = []
+    queued: set[int] = set()
 
     def visit(package: LockedPackage, extras: Iterable[str]) -> None:
         key = id(package)
         if key not in active:
             active[key] = (package, set())
             queue.append(key)
+            queued.add(key)
         known = active[key][1]
         new = set(extras) - known
         if new:
             known |= new
-            if key not in queue:
+            if key not in queued:
                 queue.append(key)
+                queued.add(key)
 
     roots: list[LockedPackage] = []
     for name in lock.root_names:
@@ -303,6 +309,7 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
         visit(root, ())
     while queue:
         key = queue.pop()
+        queued.discard(key)
         package, extras = active[key]
         edges = (
             _root_edges(lock, package, options) if key in root_ids else list(package.dependencies)
@@ -312,11 +319,13 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
         # Markers of a root's edges may test the extras the user selected for it.
         selected = _extras_for(options, package) | extras if key in root_ids else extras
         targets = edges_of.setdefault(key, [])
+        children = children_of.setdefault(key, set())
         for dep in edges:
             if not scope.holds(dep.marker, selected):
                 continue
             child = _resolve(lock, package, dep, scope)
-            if child not in targets:
+            if id(child) not in children:
+                children.add(id(child))
                 targets.append(child)
             visit(child, dep.extras)
 
@@ -376,10 +385,15 @@ class UnservedError(SelectionError):
     def __init__(self, lock: Lock, target: Target, packages: tuple[LockedPackage, ...]) -> None:
         self.target = target
         self.packages = packages
+        self.fix = (
+            "list it in [tool.uv] required-environments and re-lock (uv then picks versions "
+            "that ship files for it)"
+            if lock.path.name == "uv.lock"
+            else "lock versions that ship files for it"
+        )
         super().__init__(
-            f"{lock.path}: {self.reason}; choose the systems you need with --system, or "
-            "list this one in [tool.uv] required-environments and re-lock so that uv picks "
-            "versions that ship files for it"
+            f"{lock.path}: {self.reason}; choose the systems you need with --system, "
+            f"or, to serve {target.system.nix_system}, {self.fix}"
         )
 
     @property
@@ -396,7 +410,7 @@ class UnservedError(SelectionError):
         if others:
             names = ", ".join(str(p.name) for p in others[:4])
             more = f" and {len(others) - 4} more" if len(others) > 4 else ""
-            text += f"; so have {names}{more}"
+            text += f"; nor have {names}{more}"
         return text
 
 
@@ -408,6 +422,8 @@ class LeftOut:
     reason: str
     missing_files: bool
     """True: needed files are missing (a warning); False: the lock excludes the system."""
+    fix: str = ""
+    """How to get the system served (missing files only)."""
 
 
 @dataclass(frozen=True)
@@ -475,7 +491,7 @@ def select_systems(
         except UnservedError as exc:
             if strict or requires(lock, target):
                 raise
-            left_out.append(LeftOut(target.system.nix_system, exc.reason, True))
+            left_out.append(LeftOut(target.system.nix_system, exc.reason, True, exc.fix))
     if not selections:
         reasons = "; ".join(f"{o.system}: {o.reason}" for o in left_out)
         raise SelectionError(

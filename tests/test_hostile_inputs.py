@@ -64,6 +64,7 @@ def _path_wheel_project(tmp_path: Path, location: str) -> Path:
         'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
         '[[package]]\nname = "app"\nversion = "1"\nsource = { editable = "." }\n'
         'dependencies = [{ name = "dep" }]\n'
+        '[package.metadata]\nrequires-dist = [{ name = "dep" }]\n'
         '[[package]]\nname = "dep"\nversion = "1.0"\n'
         f"source = {{ path = {json.dumps(location)} }}\n"
         f'wheels = [{{ filename = "dep-1.0-py3-none-any.whl", hash = "sha256:{digest}" }}]\n'
@@ -237,10 +238,10 @@ def test_build_lock_is_valid_toml_for_any_character(tmp_path: Path) -> None:
     lock = BuildLock()
     requires = (f'demo; platform_release == "{odd}"',)
     lock.sources[f"git https://h/{odd}@{'0' * 40}"] = RecordedSource(
-        BuildSystem(requires, f"backend{odd}", (f"dir{odd}",)), "sha256-xyz="
+        BuildSystem(requires, f"backend{odd}", (f"dir{odd}",)), "sha256-" + "A" * 43 + "="
     )
     lock.resolutions[(requires, "3.12", "x86_64-linux")] = (
-        PinnedWheel("demo", "1", f"demo{odd}.whl", f"https://h/{odd}", "ab" * 32),
+        PinnedWheel(f"demo{odd}", odd, "demo-1-py3-none-any.whl", f"https://h/{odd}", "ab" * 32),
     )
     path = tmp_path / "build-systems.toml"
     path.write_bytes(lock.render())
@@ -390,3 +391,203 @@ def test_invalid_project_name_is_refused(tmp_path: Path) -> None:
     result = run_p2n("generate", "--project", str(project), "--offline")
     assert result.returncode == 2
     assert "project.name 'hello p2n' is not a valid package name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version = 1\n[[package]\nname = "x"\n', ":2:10: malformed TOML: "),
+        ('version = 1\nrequires-python = ">=3.11\n', ":2:26: malformed TOML: "),
+        ("version = 1\nversion = 2\n", ":2:12: malformed TOML: Cannot overwrite a value: "),
+        ("x = " + "[" * 2000 + "]" * 2000, ": malformed TOML: nested too deeply"),
+    ],
+    ids=["table-header", "unterminated", "duplicate-key", "deep-nesting"],
+)
+def test_toml_syntax_errors_give_line_column_and_the_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Items 15 and 9: line:column and the offending line, like uv; deep nesting no traceback."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / "uv.lock").write_text(text)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"uv.lock{expected}" in lines[0]
+    if "nested" not in expected:
+        offending = text.splitlines()[int(expected.split(":")[1]) - 1]
+        assert repr(offending) in lines[0]
+
+
+def test_byte_order_mark_is_named(tmp_path: Path) -> None:
+    """Item 13: a UTF-8 BOM was refused as an unexplained syntax error."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    lock = project / "uv.lock"
+    lock.write_bytes(b"\xef\xbb\xbf" + lock.read_bytes())
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2
+    assert "byte order mark (BOM)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('url = "https://', 'url = "http://', "url"),
+        ('url = "https://', 'url = "file:///', "url"),
+        ('sha256 = "', 'sha256 = "zz', "sha256"),
+        ('filename = "', 'filename = "not-a-wheel', "filename"),
+    ],
+)
+def test_tampered_build_lock_is_refused(tmp_path: Path, old: str, new: str, key: str) -> None:
+    """Items 9 and 6: build-systems.toml is committed input: its wheels follow the URL
+    policy and a bad wheel name was a traceback (InvalidWheelFilename)."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _edit(project / "p2n" / "build-systems.toml", old, new)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert f"build-systems.toml: resolution[0].wheels[0].{key}: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "holds no Python version"),
+        (b"  \n\n", "holds no Python version"),
+        (b"\xff\xfe3.12", "not UTF-8 text"),
+        (b"# pinned for CI\n3.11\n", None),
+        (b"\xef\xbb\xbf3.11\n", None),
+        (b"cpython@3.11\n", None),
+        (b"3.99\n", ".python-version 3.99: nixpkgs has no such CPython"),
+    ],
+    ids=["empty", "blank", "not-utf8", "comment", "bom", "cpython-at", "unknown"],
+)
+def test_python_version_file_like_uv(tmp_path: Path, content: bytes, expected: str | None) -> None:
+    """Items 9 and 13: tracebacks on empty/blank/non-UTF-8 files; comments and a BOM
+    were refused although uv reads them; errors named --python, never passed."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / ".python-version").write_bytes(content)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    if expected is None:
+        assert result.returncode == 0, result.stderr
+        assert "CPython 3.11" in result.stdout
+    else:
+        assert result.returncode == 2, result.stderr
+        assert expected in result.stderr
+        assert "--python" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("# p2n-settings: {", "# p2n-settings: [{", "damaged header line # p2n-settings:"),
+        ("# p2n-inputs: {", "# p2n-inputs: 7 #{", "damaged header line # p2n-inputs:"),
+        ('"python": null', '"python": "3.99"', "python (recorded in p2n/lock.nix) 3.99"),
+        (
+            '"python": null',
+            '"lock_file": "gone.lock", "python": null',
+            "lock (recorded in p2n/lock.nix) gone.lock: no such file",
+        ),
+    ],
+    ids=["settings-list", "inputs-number", "python", "lock"],
+)
+def test_tampered_lock_nix_header_in_check(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    """Items 9 and 13: a tampered header gave a traceback; recorded settings were blamed
+    on flags (--python, --lock) the user never passed."""
+    project = _generated_example(tmp_path)
+    _edit(project / "p2n" / "lock.nix", old, new)
+    result = run_p2n("check", "--project", str(project))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "--python" not in result.stderr and "--lock" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--json", "--junit"])
+def test_verify_report_path_is_checked_before_the_run(tmp_path: Path, flag: str) -> None:
+    """Item 13: an unwritable --json FILE was found out only after both builds."""
+    result = run_p2n("verify", flag, str(tmp_path / "missing" / "report"), f"path:{tmp_path}")
+    assert result.returncode == 2, result.stderr
+    assert "cannot write" in result.stderr and "No such file or directory" in result.stderr
+    assert "nix" not in result.stderr.lower().replace("p2n", "")
+
+
+def test_dense_graph_walk_compares_no_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 14: 1,000 packages x 300 dependencies took 85 s: the walk tested list
+    membership with whole-dataclass comparisons. Now it compares none."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.tags import Tag
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from pyproject2nix.model import Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
+    from pyproject2nix.select import Options, select
+    from pyproject2nix.targets import SYSTEMS, Target
+
+    count = 80
+    names = [canonicalize_name(f"pkg{index}") for index in range(count)]
+    wheel_tags = frozenset({Tag("py3", "none", "any")})
+    packages = [
+        LockedPackage(
+            name=name,
+            version=Version("1"),
+            source=Source(SourceKind.REGISTRY, "https://pypi.org/simple"),
+            wheels=(
+                Wheel(
+                    url=f"https://h/{name}-1-py3-none-any.whl",
+                    sha256="ab" * 32,
+                    filename=f"{name}-1-py3-none-any.whl",
+                    tags=wheel_tags,
+                ),
+            ),
+            # Every package depends on every later one (a complete DAG).
+            dependencies=tuple(Dependency(other) for other in names[index + 1 :]),
+        )
+        for index, name in enumerate(names)
+    ]
+    lock = Lock(
+        path=Path("uv.lock"),
+        requires_python=SpecifierSet(">=3.11"),
+        packages=tuple(packages),
+        root_names=(names[0],),
+    )
+    comparisons = 0
+    original = LockedPackage.__eq__
+
+    def counting(self: LockedPackage, other: object) -> bool:
+        nonlocal comparisons
+        comparisons += 1
+        return original(self, other)
+
+    monkeypatch.setattr(LockedPackage, "__eq__", counting)
+    selection = select(lock, Target(SYSTEMS["x86_64-linux"], (3, 12)), Options())
+    assert len(selection.packages) == count
+    assert comparisons == 0
+
+
+@pytest.mark.parametrize("index", ["file:///etc", "ftp://example.org/simple", "data:,x"])
+def test_index_urls_from_a_lock_are_never_local_files(tmp_path: Path, index: str) -> None:
+    """An index URL (poetry.lock's source) reached urllib, which opens file:// too."""
+    from pyproject2nix.errors import IndexQueryError
+    from pyproject2nix.index.client import IndexClient, PageRequest
+
+    client = IndexClient(tmp_path / "cache", backoff=0.0)
+    request = PageRequest(index, "passwd", lambda files: False, "passwd-1.whl")
+    with pytest.raises(IndexQueryError, match="is not an https:// URL"):
+        client.page(request)
+
+
+@pytest.mark.parametrize("name", ["uv.lock", "pyproject.toml", ".python-version", "p2n.toml"])
+def test_input_symlinked_out_of_the_project_is_not_read(tmp_path: Path, name: str) -> None:
+    """A project's input file linking to a file of this machine was read (and quoted)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("machine example login me password hunter2\n")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / name).unlink(missing_ok=True)
+    (project / name).symlink_to(secret)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert "is a symlink out of the project directory" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -345,6 +346,11 @@ def test_asked_and_required_systems_stay_strict(tmp_path: Path) -> None:
     with pytest.raises(UnservedError, match="no wheel for aarch64-darwin") as caught:
         select_systems(lock, _all_targets(), Options(), strict=True)
     assert "\n" not in str(caught.value) and "--system" in str(caught.value)
+    assert "[tool.uv] required-environments" in caught.value.fix
+    poetry = dataclasses.replace(lock, path=tmp_path / "poetry.lock")
+    with pytest.raises(UnservedError) as caught:
+        select_systems(poetry, _all_targets(), Options(), strict=True)
+    assert caught.value.fix == "lock versions that ship files for it"
     required = _tiny_lock(
         tmp_path, LINUX_ONLY, "required-markers = [\"platform_machine == 'aarch64'\"]\n"
     )

@@ -140,24 +140,10 @@ def test_the_remaining_system_builds(project: Path, standin_override: list[str])
     assert result.returncode == 0, result.stderr
     built = run_nix("build", f"path:{project}", *standin_override, "-o", str(project / "result"))
     assert built.returncode == 0, built.stderr
-    ran = subprocess.run(
-        [
-            str(project / "result" / "bin" / "python"),
-            "-c",
-            "import faketorch; print(faketorch.VALUE)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert ran.stdout.strip() == "cpu"
-    dep = subprocess.run(
-        [str(project / "result" / "bin" / "python"), "-c", "import fakedep; print(fakedep.VALUE)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert dep.stdout.strip() == "1.0"  # the cpu fork's version
+    code = "import fakedep, faketorch; print(faketorch.VALUE, fakedep.VALUE)"
+    python = project / "result" / "bin" / "python"
+    ran = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["cpu", "1.0"]  # the cpu build and the cpu fork's version
     evaluated = run_nix(
         "eval",
         "--json",
@@ -168,3 +154,37 @@ def test_the_remaining_system_builds(project: Path, standin_override: list[str])
     )
     assert evaluated.returncode == 0, evaluated.stderr
     assert evaluated.stdout.strip() == '["x86_64-linux"]'
+
+
+def test_the_locks_environments_are_honoured(
+    tmp_path_factory: pytest.TempPathFactory, indexes: str
+) -> None:
+    """``environments`` excludes systems quietly; ``required-environments`` makes one strict."""
+    project = tmp_path_factory.mktemp("ml-linux")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "ml-linux"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = ["faketorch>=2.5"]\n\n'
+        "[tool.uv]\n"
+        "environments = [\"sys_platform == 'linux'\"]\n"
+        "required-environments = [\"sys_platform == 'linux' and platform_machine == 'x86_64'\"]\n"
+        '\n[tool.uv.sources]\nfaketorch = { index = "pytorch-cpu" }\n\n'
+        f'[[tool.uv.index]]\nname = "pytorch-cpu"\nurl = "{indexes}/cpu/simple/"\nexplicit = true\n'
+        f'[[tool.uv.index]]\nname = "base"\nurl = "{indexes}/base/simple/"\ndefault = true\n'
+    )
+    subprocess.run([uv(), "lock", "--quiet"], cwd=project, check=True, capture_output=True)
+    lock = (project / "uv.lock").read_text()
+    assert "supported-markers" in lock and "required-markers" in lock
+    result = run_p2n("generate", "--project", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "x86_64-linux: 2" in result.stdout
+    for system in ("aarch64-darwin", "x86_64-darwin"):
+        assert f"p2n: {system} left out: outside the lock's supported-markers" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("p2n: WARNING: aarch64-linux left out")
+    # A lock that requires aarch64-linux must serve it: the missing wheel is an error.
+    (project / "uv.lock").write_text(
+        lock.replace("platform_machine == 'x86_64'", "platform_machine == 'aarch64'", 1)
+    )
+    required = run_p2n("generate", "--project", str(project))
+    assert required.returncode == 2
+    assert "package faketorch 2.5.1+cpu has no wheel for aarch64-linux" in required.stderr

@@ -21,7 +21,13 @@ from .perturb import FIXED_BY_NIX
 
 SCHEMA = "p2n.verify/1"
 WHY_LINES = 12  # lines of explanation per differing derivation in the table
-RUN_NAMES = {"a": "A", "b": "B", "check": "the rebuild check", "fetch": "the fetch"}
+RUN_NAMES = {
+    "a": "A",
+    "b": "B",
+    "check": "the rebuild check",
+    "fetch": "the fetch",
+    "environment": "A with more environment variables",
+}
 
 
 def verdict_text(report: VerifyReport) -> str:
@@ -67,7 +73,9 @@ def detail_text(result: DerivationResult, report: VerifyReport) -> str:
     if result.status is Status.REPRODUCIBLE:
         return ""
     files = _file_list(result)
-    if result.origin is Origin.OWN:
+    if result.found_by == "environment":
+        cause = "own, with more environment variables (identical in A and B)"
+    elif result.origin is Origin.OWN:
         cause = "own"
     else:
         names = ", ".join(_short(path, report) for path in result.inherited_from)
@@ -199,6 +207,8 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
                 "path": output.path,
                 "nar_hash_a": output.nar_hash_a,
                 "nar_hash_b": output.nar_hash_b,
+                "nar_size_a": output.nar_size_a,
+                "nar_size_b": output.nar_size_b,
             }
             for output in result.outputs
         ],
@@ -223,6 +233,8 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
         ],
         "files_truncated": result.files_truncated,
         "diffoscope": result.diffoscope,
+        "build_seconds": dict(result.build_seconds),
+        "found_by": result.found_by,
     }
 
 
@@ -290,6 +302,16 @@ def _junit_body(result: DerivationResult) -> str:
     if result.diffoscope:
         parts.append("diffoscope:\n" + result.diffoscope)
     return "\n\n".join(parts)
+
+
+def check_writable(path: Path) -> None:
+    """Fail before a long run, not after it, when a report file cannot be written there."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        os.unlink(temporary)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror}; check the directory") from error
 
 
 def write_atomically(path: Path, text: str) -> None:
