@@ -237,7 +237,7 @@ def test_policy_opt_in_is_recorded_with_a_warning(
 
 
 def test_a_gitignored_lib_dir_gets_git_add_force(tmp_path: Path) -> None:
-    """Python's usual .gitignore ignores lib/: `git add p2n` would leave p2n/lib out of the flake."""
+    """Python's usual .gitignore ignores lib/: `git add p2n` would leave p2n/lib out."""
     import subprocess
 
     project = copy_project(EXAMPLE, tmp_path / "hello")
