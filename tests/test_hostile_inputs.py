@@ -50,6 +50,8 @@ def test_lock_file_name_cannot_end_the_header_comment(tmp_path: Path) -> None:
         assert 'pylock.a\\u{a}abort "pwned" #.toml' in header[0]
     checked = run_p2n("check", "--project", str(project))
     assert checked.returncode == 0, checked.stderr
+    # The terminal sees the name escaped too: every message stays one line.
+    assert 'pylock.a\\u{a}abort "pwned" #.toml -> CPython' in result.stdout
 
 
 def _path_wheel_project(tmp_path: Path, location: str) -> Path:
