@@ -240,7 +240,7 @@ def generate(
         ),
     )
     result = plan(request)
-    check_not_foreign(project_dir, force)
+    check_not_foreign(project_dir, force, result.files)
     changed = write_tree(project_dir, result.files)
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
