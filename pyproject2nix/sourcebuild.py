@@ -144,7 +144,9 @@ def _is_native(wheel: PinnedWheel) -> bool:
 
 def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource | None]:
     if selected.sdist is not None:
-        return f"sdist sha256:{selected.sdist.sha256}", None
+        subdirectory = selected.package.source.subdirectory
+        key = f"sdist sha256:{selected.sdist.sha256}"
+        return (f"{key}#{subdirectory}" if subdirectory else key), None
     git = parse_git_location(selected.package.source.location, f"{where}: {selected.name}")
     return git.key, git
 
@@ -172,7 +174,7 @@ def _learn(
             path = download(
                 selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
             )
-        build_system = build_system_of_sdist(path, here)
+        build_system = build_system_of_sdist(path, here, selected.package.source.subdirectory)
         resolver.record_source(key, RecordedSource(build_system))
         return build_system, None, None
     assert git is not None
