@@ -8,6 +8,9 @@
   nixpkgs attribute paths such as `"stdenv.cc.cc.lib"`); patch_elf.py then
   gives every ELF file a RUNPATH to the directories that hold its libraries,
   like nixpkgs' autoPatchelfHook, and names the libraries it cannot find.
+  Programs in wheels (ninja, cmake, uv_build's uv-build, ...) name the host's
+  `/lib64/ld-linux-x86-64.so.2`, absent in the sandbox and on NixOS: they get
+  nixpkgs' loader, `stdenv.cc.bintools.dynamicLinker`, as ELF interpreter.
 
   `attrFromPath { pkgs, path, what }` looks a dotted attribute path up in
   `pkgs` (`what` says where it was named, for the error).
@@ -50,6 +53,10 @@ in
         path = "patchelf";
       }}/bin/patchelf";
       patchElfScript = ./patch_elf.py;
+      dynamicLinker = attrFromPath {
+        inherit pkgs what;
+        path = "stdenv.cc.bintools.dynamicLinker";
+      };
       libraryNames = builtins.concatStringsSep ", " libraries;
       libraryDirs = builtins.concatStringsSep ":" (
         map (

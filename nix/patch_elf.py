@@ -1,7 +1,8 @@
-"""Give a package's ELF files a RUNPATH to the libraries they need (like autoPatchelfHook).
+"""Make a package's ELF files run under Nix (like autoPatchelfHook).
 
-Loaded by the builders (install_wheel.py) from the path in ``patchElfScript``
-when the package has native code. For every ELF file under the output:
+Loaded by the builders (install_wheel.py, build_wheel.py) from the path in
+``patchElfScript`` when the package (or a build requirement) has native code.
+For every ELF file under the output:
 keep RUNPATH entries relative to ``$ORIGIN`` (auditwheel's ``*.libs``
 folders) or inside the output, drop the build machine's, and add the
 directory of each needed library that is shipped in the package itself or
@@ -9,6 +10,12 @@ found in ``libraryDirs`` (the ``lib/`` of the nixpkgs packages named by
 ``libraryNames``). glibc's own libraries and libpython are left to the
 loader and the interpreter. Libraries found nowhere are reported by name,
 with the override that adds them, and fail the build.
+
+Programs (files with an ELF interpreter: uv_build's ``uv-build``, ninja,
+cmake, uv, ruff ...) name ``/lib64/ld-linux-x86-64.so.2``, which neither the
+Nix sandbox nor NixOS has: they get ``dynamicLinker`` (nixpkgs'
+``stdenv.cc.bintools.dynamicLinker``) as interpreter, and its directory
+(glibc's ``lib/``) joins their RUNPATH for glibc's libraries.
 
 The dynamic section (needed libraries, RUNPATH) is read here (``read_dynamic``),
 so patchelf runs only for files whose RUNPATH changes: two or three patchelf
@@ -23,6 +30,7 @@ import os
 import struct
 import subprocess
 import sys
+from typing import BinaryIO
 
 # glibc's libraries: the interpreter has loaded them, or nixpkgs' loader finds them itself.
 GLIBC = frozenset(
@@ -94,8 +102,49 @@ class ElfError(ValueError):
     """An ELF file this reader does not handle; patchelf is asked instead."""
 
 
-_PT_LOAD, _PT_DYNAMIC = 1, 2
+_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_RPATH, _DT_RUNPATH = 0, 1, 5, 15, 29
+
+
+def _program_headers(handle: BinaryIO) -> tuple[str, bool, list[tuple[int, int, int, int]]]:
+    """Byte order, width and ``(p_type, p_offset, p_vaddr, p_filesz)`` of every segment."""
+    ident = handle.read(16)
+    if len(ident) < 16 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2):
+        raise ElfError("not an ELF file")
+    if ident[5] not in (1, 2):
+        raise ElfError("unknown byte order")
+    order = "<" if ident[5] == 1 else ">"
+    wide = ident[4] == 2
+    header_format = order + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH")
+    header = _unpack(header_format, handle.read(struct.calcsize(header_format)))
+    phoff, phentsize, phnum = header[4], header[8], header[9]
+    if phnum == 0xFFFF:
+        raise ElfError("extended program header count")
+    # p_type, p_offset, p_vaddr, p_filesz (ELF64 and ELF32 order their fields differently)
+    program_format = order + ("IIQQQQQQ" if wide else "IIIIIIII")
+    if phnum and phentsize < struct.calcsize(program_format):
+        raise ElfError("short program headers")
+    segments = []
+    for index in range(phnum):
+        handle.seek(phoff + index * phentsize)
+        fields = _unpack(program_format, handle.read(struct.calcsize(program_format)))
+        if wide:
+            segments.append((fields[0], fields[2], fields[3], fields[5]))
+        else:
+            segments.append((fields[0], fields[1], fields[2], fields[4]))
+    return order, wide, segments
+
+
+def read_interpreter(path: str) -> str | None:
+    """The program interpreter (PT_INTERP) of an ELF file; None for libraries and static files."""
+    with open(path, "rb") as handle:
+        _order, _wide, segments = _program_headers(handle)
+        interp = [s for s in segments if s[0] == _PT_INTERP]
+        if not interp:
+            return None
+        handle.seek(interp[0][1])
+        raw = handle.read(interp[0][3])
+    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def read_dynamic(path: str) -> tuple[list[str], list[str]] | None:
@@ -104,32 +153,9 @@ def read_dynamic(path: str) -> tuple[list[str], list[str]] | None:
     ``rpath`` is DT_RUNPATH, else DT_RPATH, split at ``:``. 32/64-bit, either byte order.
     """
     with open(path, "rb") as handle:
-        ident = handle.read(16)
-        if len(ident) < 16 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2):
-            raise ElfError("not an ELF file")
-        if ident[5] not in (1, 2):
-            raise ElfError("unknown byte order")
-        order = "<" if ident[5] == 1 else ">"
-        wide = ident[4] == 2
-        header_format = order + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH")
-        header = _unpack(header_format, handle.read(struct.calcsize(header_format)))
-        phoff, phentsize, phnum = header[4], header[8], header[9]
-        if phnum == 0:
+        order, wide, segments = _program_headers(handle)
+        if not segments:
             return None  # an object file or archive member: nothing is loaded from it
-        if phnum == 0xFFFF:
-            raise ElfError("extended program header count")
-        # p_type, p_offset, p_vaddr, p_filesz (ELF64 and ELF32 order their fields differently)
-        program_format = order + ("IIQQQQQQ" if wide else "IIIIIIII")
-        if phentsize < struct.calcsize(program_format):
-            raise ElfError("short program headers")
-        segments = []
-        for index in range(phnum):
-            handle.seek(phoff + index * phentsize)
-            fields = _unpack(program_format, handle.read(struct.calcsize(program_format)))
-            if wide:
-                segments.append((fields[0], fields[2], fields[3], fields[5]))
-            else:
-                segments.append((fields[0], fields[1], fields[2], fields[4]))
         dynamic = [s for s in segments if s[0] == _PT_DYNAMIC]
         if not dynamic:
             return None
@@ -197,8 +223,18 @@ def dynamic_info(patchelf: str, path: str) -> tuple[list[str], list[str]] | None
     return result.stdout.split(), [p for p in rpath.split(":") if p]
 
 
-def patch_tree(root: str, package: str, patchelf: str, library_dirs: list[str], names: str) -> int:
-    """Patch every ELF file under ``root``; return how many were changed (exit on failure)."""
+def patch_tree(
+    root: str,
+    package: str,
+    patchelf: str,
+    library_dirs: list[str],
+    names: str,
+    dynamic_linker: str | None = None,
+) -> int:
+    """Patch every ELF file under ``root``; return how many were changed (exit on failure).
+
+    ``dynamic_linker``: the loader programs get as interpreter (None: programs keep theirs).
+    """
     dynamic = {path: dynamic_info(patchelf, path) for path in elf_files(root)}
     elves = [path for path, info in dynamic.items() if info is not None]
     shipped: dict[str, str] = {}
@@ -216,11 +252,17 @@ def patch_tree(root: str, package: str, patchelf: str, library_dirs: list[str], 
         info = dynamic[path]
         assert info is not None
         needed, old = info
+        interpreter = _interpreter(patchelf, path) if dynamic_linker else None
         keep = [p for p in old if p.startswith("$ORIGIN") or p.startswith(root)]
         search = [p.replace("$ORIGIN", here) for p in keep]
         entries = list(keep)
         for soname in needed:
             if soname in GLIBC or soname.startswith(("libpython", "ld-linux")):
+                if interpreter is not None and dynamic_linker:
+                    # A program loads glibc itself: from the directory of its loader.
+                    glibc = os.path.dirname(dynamic_linker)
+                    if glibc not in entries:
+                        entries.append(glibc)
                 continue
             if any(os.path.exists(os.path.join(d, soname)) for d in search):
                 continue
@@ -236,12 +278,27 @@ def patch_tree(root: str, package: str, patchelf: str, library_dirs: list[str], 
             search.append(directory)
             if entry not in entries:
                 entries.append(entry)
+        arguments = []
+        if interpreter is not None and dynamic_linker and interpreter != dynamic_linker:
+            arguments += ["--set-interpreter", dynamic_linker]
         if entries != old:
-            _patchelf(patchelf, "--set-rpath", ":".join(entries), path)
+            arguments += ["--set-rpath", ":".join(entries)]
+        if arguments:
+            _patchelf(patchelf, *arguments, path)
             changed += 1
     if unresolved:
         _report(package, unresolved, names)
     return changed
+
+
+def _interpreter(patchelf: str, path: str) -> str | None:
+    """The file's ELF interpreter (read here; asked of patchelf if the reader fails)."""
+    try:
+        return read_interpreter(path)
+    except (ElfError, OSError):
+        pass
+    result = subprocess.run([patchelf, "--print-interpreter", path], capture_output=True, text=True)
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def _report(package: str, unresolved: dict[str, list[str]], names: str) -> None:
@@ -265,6 +322,11 @@ def patch_from_environment(root: str) -> None:
     """Entry point for builders: read the derivation's attributes and patch ``root``."""
     dirs = [d for d in os.environ.get("libraryDirs", "").split(":") if d]
     changed = patch_tree(
-        root, os.environ["pname"], os.environ["patchelf"], dirs, os.environ.get("libraryNames", "")
+        root,
+        os.environ["pname"],
+        os.environ["patchelf"],
+        dirs,
+        os.environ.get("libraryNames", ""),
+        os.environ.get("dynamicLinker") or None,
     )
-    print(f"p2n: set the RUNPATH of {changed} ELF files")
+    print(f"p2n: patched {changed} ELF files under {root} (interpreter, RUNPATH)")

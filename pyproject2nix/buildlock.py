@@ -3,15 +3,17 @@
 Lock files pin what a project installs, not what building its sdists needs.
 p2n pins that too: each source's ``[build-system]`` (read once from the
 sdist, the git tree) and, per set of build requirements, Python and system,
-the exact wheels uv resolved them to. ``p2n generate`` reuses what is
+the exact wheels uv resolved them to; and the versions local packages'
+backends computed (dynamicversion.py) with the git state they came from.
+``p2n generate`` reuses what is
 recorded, so regenerating is deterministic and offline; only a new source or
 a new requirement set asks the network (``p2n check`` never does).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from . import __version__
 from .buildsystem import BuildSystem
+from .dynamicversion import RecordedVersion
 from .errors import InputError
 from .select import Options, select
 from .targets import Target
@@ -63,6 +67,12 @@ class BuildLock:
         default_factory=dict
     )
     """(requires, python "3.11", nix system) -> wheels."""
+    versions: dict[str, RecordedVersion] = field(default_factory=dict)
+    """Local package directory (relative to the project) -> the version its backend computed."""
+
+    def is_empty(self) -> bool:
+        """Nothing recorded: no file is written."""
+        return not (self.sources or self.resolutions or self.versions)
 
     def render(self) -> bytes:
         """The file's text: sorted, so the same content gives the same bytes."""
@@ -88,12 +98,27 @@ class BuildLock:
                     f"sha256 = {_s(wheel.sha256)} }},"
                 )
             lines.append("]")
+        for path, recorded in sorted(self.versions.items()):
+            lines += ["", "[[version]]", f"path = {_s(path)}", f"version = {_s(recorded.version)}"]
+            if recorded.git is not None:
+                lines.append(f"git = {_s(recorded.git)}")
         return ("\n".join(lines) + "\n").encode()
 
 
 def _s(text: str) -> str:
-    """A TOML basic string (JSON's escapes are a subset of TOML's)."""
-    return json.dumps(text)
+    """A TOML basic string: ``\\``, ``"`` and control characters escaped, the rest as is.
+
+    Not ``json.dumps``: it writes characters beyond the BMP as surrogate pairs
+    (``\\ud83d\\ude00``), which TOML refuses, and leaves DEL raw, which TOML forbids.
+    """
+    return '"' + "".join(_TOML_ESCAPES.get(c) or _toml_char(c) for c in text) + '"'
+
+
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _toml_char(char: str) -> str:
+    return f"\\u{ord(char):04x}" if char < " " or char == "\x7f" else char
 
 
 def _list(items: Iterable[str]) -> str:
@@ -101,31 +126,83 @@ def _list(items: Iterable[str]) -> str:
 
 
 def read_build_lock(path: Path) -> BuildLock:
-    """The recorded build lock, or an empty one (missing or unreadable: resolve again)."""
+    """The recorded build lock, or an empty one (missing or unreadable: resolve again).
+
+    The file is committed, so it is input like a lock: what reaches Nix is
+    checked (https URLs, sha256 digests, wheel file names, NAR hashes) and a
+    value that fails is an error naming the entry, not something to fetch.
+    """
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return BuildLock()
     lock = BuildLock()
     try:
-        for source in data.get("source", []):
+        for index, source in enumerate(data.get("source", [])):
+            nar_hash = source.get("nar-hash")
+            if nar_hash is not None and not _NAR_HASH.fullmatch(str(nar_hash)):
+                raise _damaged(path, f"source[{index}].nar-hash", nar_hash)
             lock.sources[str(source["key"])] = RecordedSource(
                 BuildSystem(
-                    tuple(source["requires"]),
+                    _strings(source["requires"]),
                     str(source["backend"]),
-                    tuple(source.get("backend-path", [])),
+                    _strings(source.get("backend-path", [])),
                 ),
-                source.get("nar-hash"),
+                nar_hash,
             )
-        for resolution in data.get("resolution", []):
-            key = (tuple(resolution["requires"]), resolution["python"], resolution["system"])
-            lock.resolutions[key] = tuple(
-                PinnedWheel(w["name"], w["version"], w["filename"], w["url"], w["sha256"])
-                for w in resolution["wheels"]
+        for index, resolution in enumerate(data.get("resolution", [])):
+            key = (
+                _strings(resolution["requires"]),
+                str(resolution["python"]),
+                str(resolution["system"]),
             )
-    except (KeyError, TypeError):
+            wheels = []
+            for number, w in enumerate(resolution["wheels"]):
+                wheel = PinnedWheel(
+                    *(str(w[k]) for k in ("name", "version", "filename", "url", "sha256"))
+                )
+                _check_wheel(path, f"resolution[{index}].wheels[{number}]", wheel)
+                wheels.append(wheel)
+            lock.resolutions[key] = tuple(wheels)
+        for version in data.get("version", []):
+            git = version.get("git")
+            lock.versions[str(version["path"])] = RecordedVersion(
+                str(version["version"]), str(git) if git is not None else None
+            )
+    except (KeyError, TypeError, AttributeError):
         return BuildLock()
     return lock
+
+
+_NAR_HASH = re.compile(r"sha256-[A-Za-z0-9+/]{43}=")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected an array of strings")
+    return tuple(value)
+
+
+def _damaged(path: Path, key: str, value: object) -> InputError:
+    return InputError(
+        f"{path}: {key}: {value!r} is not what p2n writes; delete the entry (or the file) "
+        "and run p2n generate to resolve it again"
+    )
+
+
+def _check_wheel(path: Path, key: str, wheel: PinnedWheel) -> None:
+    """A recorded build wheel: fetched over https (or loopback), sha256, a real wheel name."""
+    parts = urlsplit(wheel.url)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not loopback:
+        raise _damaged(path, f"{key}.url", wheel.url)
+    if not _SHA256.fullmatch(wheel.sha256):
+        raise _damaged(path, f"{key}.sha256", wheel.sha256)
+    try:
+        parse_wheel_filename(wheel.filename)
+    except InvalidWheelFilename:
+        raise _damaged(path, f"{key}.filename", wheel.filename) from None
 
 
 class Resolver:
@@ -142,6 +219,23 @@ class Resolver:
         if found is not None:
             self.used.sources[key] = found
         return found
+
+    def version(self, path: str, git: str | None) -> str | None:
+        """The recorded version of a local package, if computed at the same git state."""
+        found = self.recorded.versions.get(path)
+        if found is None or found.git != git:
+            return None
+        self.used.versions[path] = found
+        return found.version
+
+    def recorded_git(self, path: str) -> str | None:
+        """The git state a local package's version was computed at (None: not recorded)."""
+        found = self.recorded.versions.get(path)
+        return found.git if found is not None else None
+
+    def record_version(self, path: str, version: RecordedVersion) -> None:
+        """Keep a version a backend computed."""
+        self.used.versions[path] = version
 
     def stale(self, what: str) -> StaleBuildLock:
         """The error for something missing from the recorded lock when offline."""
@@ -181,16 +275,24 @@ class StaleBuildLock(InputError):
 
 
 def uv_command() -> list[str]:
-    """How to run uv: on PATH, else the ``uv`` package of this interpreter."""
+    """How to run uv: the ``uv`` package p2n depends on, else ``uv`` on PATH.
+
+    The package comes first: it is the version p2n declares, and it is there
+    however p2n was installed (pip, pipx, ``uv tool``, p2n's own flake), while
+    PATH holds whatever the user happens to have.
+    """
+    try:
+        from uv import find_uv_bin
+
+        return [find_uv_bin()]
+    except (ImportError, FileNotFoundError):
+        pass
     found = shutil.which("uv")
     if found:
         return [found]
-    candidate = Path(sys.executable).with_name("uv")
-    if candidate.is_file():
-        return [str(candidate)]
     raise InputError(
-        "uv is needed to pin build requirements of packages built from source: "
-        "install it (pip install uv, or see https://docs.astral.sh/uv/)"
+        "uv is needed to pin build requirements of packages built from source and was not "
+        "found (p2n depends on the uv package): reinstall p2n, or put uv on PATH"
     )
 
 
@@ -223,8 +325,12 @@ def resolve(
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # Build requirements are input: a git URL among them must not reach ext:: helpers.
+        env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
+        # uv looks for an interpreter even to lock; naming the one running p2n spares
+        # it the search, whose libc probe fails where the host has no /lib64 loader.
         proc = subprocess.run(
-            [*uv_command(), "lock", "--no-build", "--quiet"],
+            [*uv_command(), "lock", "--no-build", "--quiet", "--python", sys.executable],
             cwd=root,
             capture_output=True,
             text=True,

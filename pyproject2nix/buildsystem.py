@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import InputError
+from .tomlfile import parse_toml
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
@@ -40,10 +39,7 @@ def build_system_from_pyproject(text: str | None, where: str) -> BuildSystem:
     """The ``[build-system]`` of a pyproject.toml's text (None: no pyproject.toml)."""
     if text is None:
         return LEGACY
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where}: malformed pyproject.toml ({exc})") from exc
+    data = parse_toml(text, f"{where}: pyproject.toml", "fix the source's pyproject.toml")
     table = data.get("build-system")
     if table is None:
         return LEGACY
@@ -78,9 +74,13 @@ def build_system_of_directory(directory: Path, where: str) -> BuildSystem:
     return build_system_from_pyproject(text, where)
 
 
-def build_system_of_sdist(path: Path, where: str) -> BuildSystem:
-    """The build system declared by an sdist file (.tar.gz, .tar.bz2, .zip, ...)."""
-    return build_system_from_pyproject(_top_level_file(path, "pyproject.toml", where), where)
+def build_system_of_sdist(path: Path, where: str, subdirectory: str | None = None) -> BuildSystem:
+    """The build system declared by an sdist file (.tar.gz, .tar.bz2, .zip, ...).
+
+    ``subdirectory``: the project lives there, below the archive's top directory.
+    """
+    name = f"{subdirectory}/pyproject.toml" if subdirectory else "pyproject.toml"
+    return build_system_from_pyproject(_top_level_file(path, name, where), where)
 
 
 def _top_level_file(path: Path, name: str, where: str) -> str | None:
@@ -110,7 +110,7 @@ def _top_level_file(path: Path, name: str, where: str) -> str | None:
 
 def _is_top_level(entry: str, name: str) -> bool:
     parts = PurePosixPath(entry.lstrip("./")).parts
-    return len(parts) == 2 and parts[1] == name
+    return len(parts) >= 2 and parts[1:] == PurePosixPath(name).parts
 
 
 def download(url: str, sha256: str, destination: Path, where: str) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
 from .errors import InputError
-from .generate import GenerateRequest, plan
+from .generate import GenerateRequest, LockDriftError, plan, relock_command
+from .output import STAGING_PREFIX
 from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR, SETTINGS_MARK
 
 LOCK_DATA = f"{OUTPUT_DIR}/lock.nix"
@@ -38,26 +39,46 @@ def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
     """Version, settings and input digests recorded in the header of ``p2n/lock.nix``."""
     version = ""
     records: dict[str, dict[str, object]] = {SETTINGS_MARK: {}, INPUTS_MARK: {}}
-    for line in lock_data.read_text(encoding="utf-8").splitlines():
+    try:
+        text = lock_data.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{lock_data}: cannot read ({exc}); run p2n generate") from exc
+    for line in text.splitlines():
         if not line.startswith("#"):
             break
         if line.startswith(GENERATED_MARK):
-            version = line[len(GENERATED_MARK) :].split()[0]
+            version = (line[len(GENERATED_MARK) :].split() or [""])[0]
         for mark in records:
             if line.startswith(mark):
                 try:
                     records[mark] = json.loads(line[len(mark) :])
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     raise InputError(
                         f"{lock_data}: damaged header line {mark.strip()}; run p2n generate"
                     ) from exc
+                if not isinstance(records[mark], dict):
+                    raise InputError(
+                        f"{lock_data}: damaged header line {mark.strip()} (not a JSON object); "
+                        "run p2n generate"
+                    )
     digests = {str(k): str(v) for k, v in records[INPUTS_MARK].items()}
     return version, records[SETTINGS_MARK], digests
+
+
+def recorded_settings(lock_data: Path) -> dict[str, object]:
+    """The ``p2n generate`` settings recorded in ``p2n/lock.nix`` (``p2n diff`` reads the lock)."""
+    return _recorded(lock_data)[1]
 
 
 def check(project_dir: Path) -> Freshness:
     """Compare the generated files in ``project_dir`` with a fresh generation."""
     lock_data = project_dir / LOCK_DATA
+    leftovers = sorted(p.name for p in project_dir.glob(STAGING_PREFIX + "*"))
+    if leftovers:
+        # Inside the flake's tree: its source (and hash) differs until cleaned up.
+        return Freshness(
+            tuple(leftovers), (f"an interrupted p2n generate left {', '.join(leftovers)}",)
+        )
     if not lock_data.is_file():
         return Freshness((LOCK_DATA,), ("not generated yet: run p2n generate",))
     version, settings, digests = _recorded(lock_data)
@@ -66,6 +87,17 @@ def check(project_dir: Path) -> Freshness:
         expected = plan(request).files
     except StaleBuildLock as exc:
         return Freshness((f"{OUTPUT_DIR}/{BUILD_LOCK_FILE}",), (str(exc),))
+    except LockDriftError as exc:
+        # The generated files may match the lock, but the lock no longer matches
+        # what the project declares: the environment lacks what was added.
+        name = exc.lock_path.name
+        return Freshness(
+            (name,),
+            (
+                f"{name} does not match pyproject.toml: {'; '.join(exc.drift)}; "
+                f"run `{relock_command(exc.lock_path)}`, then `p2n generate`",
+            ),
+        )
     stale = sorted(
         rel
         for rel, content in expected.items()

@@ -17,7 +17,7 @@ from typing import ClassVar, TypeVar
 import click
 
 from . import __version__
-from .errors import P2NError, VerdictError
+from .errors import InputError, P2NError, VerdictError
 from .targets import DEFAULT_SYSTEMS, SYSTEMS
 
 
@@ -52,7 +52,7 @@ def project_option(help_text: str) -> Callable[[FC], FC]:
     return click.option(
         "--project",
         "project_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
         default=Path("."),
         show_default=True,
         help=help_text,
@@ -66,8 +66,10 @@ def cli() -> None:
 
     \b
     p2n generate   write flake.nix + p2n/ from pyproject.toml and its lock
-                   (uv.lock, poetry.lock or pylock.toml)
+                   (uv.lock, poetry.lock, pylock.toml, Pipfile.lock,
+                   requirements.txt with hashes)
     p2n verify     build the environment twice in separate stores, compare
+    p2n diff       what a lock update changes, per system (for review)
     """
 
 
@@ -84,8 +86,9 @@ def cli() -> None:
     "systems",
     multiple=True,
     type=click.Choice(sorted(SYSTEMS)),
-    help=f"Nix system to generate for (repeatable). Default: those of {', '.join(DEFAULT_SYSTEMS)} "
-    "that the lock supports.",
+    help="Nix system to generate for (repeatable); each must be served, or p2n stops with why. "
+    f"Default: every one of {', '.join(DEFAULT_SYSTEMS)} the lock can serve; the others are "
+    "left out with a warning and a note in p2n/lock.nix.",
 )
 @click.option("--extra", "extras", multiple=True, help="Install this extra of the project.")
 @click.option("--all-extras", is_flag=True, help="Install every extra of the project.")
@@ -119,7 +122,8 @@ def cli() -> None:
     "--lock",
     "lock_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The lock to read: uv.lock, poetry.lock or pylock[.NAME].toml beside pyproject.toml. "
+    help="The lock to read: uv.lock, poetry.lock, pylock[.NAME].toml, Pipfile.lock or a "
+    "requirements file (*.txt, compiled with hashes) beside pyproject.toml. "
     "Default: the first of those found.",
 )
 @click.option(
@@ -159,6 +163,12 @@ def cli() -> None:
     is_flag=True,
     help="Accept file:// URLs (they exist only on this machine); noted in p2n/lock.nix.",
 )
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="Use the lock as it is, even if it no longer matches pyproject.toml (like uv's "
+    "--frozen). Without it a lock that misses what pyproject.toml declares is refused.",
+)
 @click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
 def generate(
     project_dir: Path,
@@ -178,11 +188,13 @@ def generate(
     prefer_wheel: tuple[str, ...],
     allow_insecure_http: bool,
     allow_file_urls: bool,
+    frozen: bool,
     force: bool,
 ) -> None:
     """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
 
-    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1) or a PEP 751 pylock.toml. poetry.lock
+    Reads uv.lock, poetry.lock (1.1, 2.0, 2.1), a PEP 751 pylock.toml, Pipfile.lock or a
+    requirements.txt compiled with --generate-hashes (one platform: pass --system). poetry.lock
     names files without URLs: p2n asks each file's index (simple API) for its URL
     and checks the index's sha256 against the lock's; pages are cached.
 
@@ -199,8 +211,10 @@ def generate(
     from packaging.utils import canonicalize_name
 
     from .generate import GenerateRequest, plan
-    from .output import check_not_foreign, write_tree
+    from .output import check_not_foreign, recover, write_tree
     from .select import FilePolicy, Options
+
+    recover(project_dir)
 
     request = GenerateRequest(
         project_dir=project_dir,
@@ -208,6 +222,7 @@ def generate(
         systems=systems,
         lock_file=lock_file,
         offline=offline,
+        frozen=frozen,
         trust_index_hashes=trust_index_hashes,
         policy=FilePolicy(allow_insecure_http=allow_insecure_http, allow_file_urls=allow_file_urls),
         progress=_progress_line if sys.stderr.isatty() else None,
@@ -230,6 +245,15 @@ def generate(
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
     click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    for left in result.left_out:
+        if left.missing_files:
+            click.echo(
+                f"p2n: WARNING: {left.system} left out: {left.reason}; to require it, "
+                f"{left.fix}; --system {left.system} makes this an error",
+                err=True,
+            )
+        else:
+            click.echo(f"p2n: {left.system} left out: {left.reason}")
     if result.other_locks:
         click.echo(
             f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "
@@ -239,6 +263,14 @@ def generate(
         click.echo(
             f"p2n: URLs of {result.resolved_files} files from package indexes: "
             f"{result.index_requests} requests, {result.index_cached} pages from cache"
+        )
+    if result.drift:
+        from .generate import drift_summary
+
+        click.echo(
+            f"p2n: warning: {result.lock_path.name} does not match pyproject.toml "
+            f"({drift_summary(result.drift)}); used as it is (--frozen)",
+            err=True,
         )
     if result.trusted:
         click.echo(
@@ -260,8 +292,10 @@ def check(project_dir: Path) -> None:
     """Exit 1 if flake.nix/p2n/ no longer match the lock, pyproject.toml or p2n's version.
 
     Regenerates in memory with the options recorded in p2n/lock.nix and
-    compares bytes; writes nothing. Exit codes: 0 fresh, 1 stale (what and why
-    are printed), 2 bad input. Fast enough for a pre-commit hook.
+    compares bytes; writes nothing. A lock that no longer matches
+    pyproject.toml (a dependency added without `uv lock` / `poetry lock`) is
+    stale too. Exit codes: 0 fresh, 1 stale (what and why are printed), 2 bad
+    input. Fast enough for a pre-commit hook.
     """
     from .check import check as check_freshness
 
@@ -276,6 +310,82 @@ def check(project_dir: Path) -> None:
     raise StaleError()
 
 
+@cli.command()
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--rev",
+    metavar="REV",
+    help="Compare the lock at git revision REV with the working tree: "
+    "`p2n diff --rev main` or `p2n diff --rev HEAD~1 poetry.lock`.",
+)
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    type=click.Choice(sorted(SYSTEMS)),
+    help="Only this Nix system (repeatable). Default: every default system a lock supports.",
+)
+@click.option("--python", metavar="3.X", help="Target CPython. Default: as p2n generate.")
+@click.option("--all-extras", is_flag=True, help="Include every extra of the project.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--markdown", is_flag=True, help="Print Markdown tables (for a PR comment).")
+def diff(
+    old: str | None,
+    new: str | None,
+    rev: str | None,
+    systems: tuple[str, ...],
+    python: str | None,
+    all_extras: bool,
+    as_json: bool,
+    markdown: bool,
+) -> None:
+    """Show what a lock update changes in what each system installs.
+
+    OLD and NEW are lock files (any format p2n reads), project directories, or
+    git revisions of a lock in git's REV:PATH form (`p2n diff HEAD~1:uv.lock
+    uv.lock`; a PATH after ':' is from the repository root, REV:./PATH from
+    here). With --rev REV, OLD is the lock at REV and NEW the working tree's.
+
+    Per system: packages added, removed, upgraded, downgraded or changed, with
+    versions, source kind, file kind and size deltas where the lock records
+    sizes; notes flag major-version jumps, downgrades, wheel->sdist switches,
+    native code gained and changed hashes. Exit 0 with or without changes,
+    2 on bad input.
+    """
+    from .diffinput import read_side
+    from .lockdiff import diff_locks, render_json, render_markdown, render_text
+    from .select import Options
+    from .targets import parse_python
+
+    if rev is not None:
+        if new is not None:
+            raise UsageError("p2n diff --rev REV takes at most one lock file")
+        new = old or _default_lock()
+        old = f"{rev}:./{new}"
+    if old is None or new is None:
+        raise UsageError("p2n diff needs OLD and NEW (or --rev REV); see p2n diff --help")
+    cwd = Path.cwd()
+    before, after = read_side(old, cwd), read_side(new, cwd)
+    result = diff_locks(
+        before.lock,
+        after.lock,
+        old_label=before.label,
+        new_label=after.label,
+        systems=systems,
+        python=parse_python(python) if python else None,
+        options=Options(all_extras=all_extras),
+    )
+    render = render_json if as_json else render_markdown if markdown else render_text
+    click.echo(render(result), nl=False)
+
+
+def _default_lock() -> str:
+    from .generate import find_lock
+
+    return find_lock(Path.cwd()).name
+
+
 def _progress_line(done: int, total: int) -> None:
     """One self-overwriting stderr line while package indexes answer."""
     click.echo(f"\rp2n: asking package indexes: {done}/{total} projects", nl=False, err=True)
@@ -285,6 +395,10 @@ def _progress_line(done: int, total: int) -> None:
 
 def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
+
+
+class UsageError(InputError):
+    """Arguments that do not fit together."""
 
 
 class StaleError(VerdictError):

@@ -6,21 +6,29 @@ Nix 2.8 and current Nix. p2n computes the NAR hash at generate time from
 ``git archive`` of the commit (what Nix's git fetcher exports: no ``.git``,
 files' executable bits and symlinks kept, no submodules) and records it in
 the build-system lock, so regenerating does not fetch again.
+
+Every value of a git source is hostile until checked (docs/threat-model.md):
+the URL's scheme is allowlisted (https, ssh; http and file:// only with the
+``--allow-*`` opt-ins), nothing may look like an option, and git runs with
+``--`` before positional arguments and ``GIT_ALLOW_PROTOCOL`` set to the one
+protocol the URL names, so ``ext::`` and friends never run.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .errors import InputError
+from .select import FilePolicy
 
 _SHA = frozenset("0123456789abcdef")
 
@@ -44,14 +52,49 @@ class GitSource:
         return f"git {self.url}@{self.rev}{sub}"
 
 
+GIT_SCHEMES = ("https", "ssh", "http", "file")
+"""Schemes a git URL may have (``git+`` stripped); http and file need an opt-in."""
+
+
+def _refuse(where: str, location: str, problem: str) -> InputError:
+    return InputError(f"{where}: git source {location!r}: {problem}; fix the lock and re-lock")
+
+
+def _unsafe_text(text: str) -> bool:
+    """Option-like (leading ``-``), or carrying whitespace or control characters."""
+    return text.startswith("-") or any(c.isspace() or not c.isprintable() for c in text)
+
+
 def parse_git_location(location: str, where: str) -> GitSource:
-    """uv's ``URL?rev=…&subdirectory=…#<sha>`` (also ``git+`` and scp-like URLs)."""
+    """uv's ``URL?rev=…&subdirectory=…#<sha>`` (also ``git+`` and scp-like URLs).
+
+    Refuses what could reach git as an option or a command: option-like URLs,
+    hosts, refs and subdirectories, schemes other than :data:`GIT_SCHEMES`
+    (``ext::``, ``fd::``, ``git://``), subdirectories that leave the checkout.
+    """
     text = location.removeprefix("git+")
+    if _unsafe_text(text):
+        raise _refuse(where, location, "a URL must not start with '-' or hold spaces")
     if "://" not in text and ":" in text.split("/", 1)[0]:
         # scp-like git@host:org/repo.git -> ssh://git@host/org/repo.git
         host, _, path = text.partition(":")
+        if "::" in text or not host:
+            raise _refuse(where, location, "git remote helpers (ext::, fd::) are refused")
         text = f"ssh://{host}/{path}"
+    elif "://" not in text:
+        if not text.startswith("/"):
+            raise _refuse(where, location, "not a URL (https://, ssh://) or an absolute path")
+        text = "file://" + text
     parts = urlsplit(text)
+    if parts.scheme not in GIT_SCHEMES:
+        raise _refuse(
+            where, location, f"scheme {parts.scheme!r} is refused (use https:// or ssh://)"
+        )
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise _refuse(where, location, "a file:// URL names an absolute path on this machine")
+    elif not parts.hostname or _unsafe_text(parts.netloc):
+        raise _refuse(where, location, "no host, or a host or user that looks like an option")
     query = parse_qs(parts.query)
     rev = parts.fragment or (query.get("rev") or [""])[0]
     rev = rev.lower()
@@ -59,16 +102,82 @@ def parse_git_location(location: str, where: str) -> GitSource:
         raise InputError(
             f"{where}: git source {location!r} is not pinned to a full commit sha; re-lock"
         )
-    subdirectory = query.get("subdirectory", [None])[0]
+    raw_subdirectory = query.get("subdirectory", [None])[0]
+    subdirectory = unquote(raw_subdirectory) if raw_subdirectory else None
+    if subdirectory is not None:
+        relative = PurePosixPath(subdirectory)
+        if relative.is_absolute() or ".." in relative.parts or _unsafe_text(subdirectory):
+            raise _refuse(
+                where, location, f"subdirectory {subdirectory!r} must stay inside the repository"
+            )
+        subdirectory = relative.as_posix()
     ref = next((query[k][0] for k in ("tag", "branch", "rev") if k in query), None)
+    if ref is not None and _unsafe_text(ref):
+        raise _refuse(where, location, f"ref {ref!r} looks like an option")
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return GitSource(
-        url=url, rev=rev, subdirectory=unquote(subdirectory) if subdirectory else None, ref=ref
+    return GitSource(url=url, rev=rev, subdirectory=subdirectory, ref=ref)
+
+
+def check_git_policy(
+    source: GitSource, package: str, where: str, policy: FilePolicy
+) -> str | None:
+    """Apply the URL policy of files to a git source; a note when an opt-in let it through.
+
+    Raises for http:// to another host without ``--allow-insecure-http`` and for
+    file:// (and bare paths) without ``--allow-file-urls``.
+    """
+    parts = urlsplit(source.url)
+    if parts.scheme in ("https", "ssh"):
+        return None
+    if parts.scheme == "http":
+        if parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            return None
+        if policy.allow_insecure_http:
+            return f"{package}: git {source.url} (plain http, allowed by --allow-insecure-http)"
+        raise InputError(
+            f"{where}: git source {source.url} is plain http://; use https:// "
+            "and re-lock, or pass --allow-insecure-http (the commit and NAR hash are checked)"
+        )
+    if policy.allow_file_urls:
+        return (
+            f"{package}: git {source.url} "
+            "(a repository of this machine, allowed by --allow-file-urls)"
+        )
+    raise InputError(
+        f"{where}: git source {source.url} is a repository of this machine, which "
+        "other machines cannot fetch; push it to a server, or pass --allow-file-urls"
     )
 
 
-def _git(args: list[str], cwd: Path, where: str) -> bytes:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+def git_environment(url: str) -> dict[str, str]:
+    """The caller's environment with git limited to the one protocol ``url`` names.
+
+    ``GIT_ALLOW_PROTOCOL`` overrides every ``protocol.*.allow`` setting: remote
+    helpers such as ``ext::`` (which runs a command) cannot run, not even from a
+    submodule or a redirect, and git never asks for a password on a terminal.
+    """
+    env = dict(os.environ)
+    scheme = urlsplit(url).scheme
+    # Not a listed scheme: a protocol name that does not exist, so git allows none.
+    env["GIT_ALLOW_PROTOCOL"] = scheme if scheme in GIT_SCHEMES else "p2n-refused"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_PROTOCOL_FROM_USER"] = "0"
+    return env
+
+
+def _run_git(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+
+
+def _git(args: list[str], cwd: Path, where: str, env: dict[str, str]) -> bytes:
+    proc = _run_git(args, cwd, env)
     if proc.returncode != 0:
         reason = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300]
         raise InputError(f"{where}: git {' '.join(args[:2])} failed: {reason}")
@@ -80,17 +189,23 @@ def fetch_tree(source: GitSource, where: str, use: Callable[[Path], None]) -> st
     with tempfile.TemporaryDirectory(prefix="p2n-git-") as directory:
         repo = Path(directory) / "repo"
         repo.mkdir()
-        _git(["init", "--quiet", "--bare"], repo, where)
-        fetched = subprocess.run(
-            ["git", "fetch", "--quiet", "--depth", "1", source.url, source.rev],
-            cwd=repo,
-            capture_output=True,
-            check=False,
+        env = git_environment(source.url)
+        _git(["init", "--quiet", "--bare", "--", str(repo)], repo, where, env)
+        # "--" ends the options: a URL or rev can never be read as one (--upload-pack=…).
+        fetched = _run_git(
+            ["fetch", "--quiet", "--depth", "1", "--", source.url, source.rev], repo, env
         )
         if fetched.returncode != 0:  # servers that refuse a sha: fetch everything
-            _git(["fetch", "--quiet", source.url, "+refs/*:refs/remotes/origin/*"], repo, where)
+            _git(
+                ["fetch", "--quiet", "--", source.url, "+refs/*:refs/remotes/origin/*"],
+                repo,
+                where,
+                env,
+            )
         archive = Path(directory) / "tree.tar"
-        archive.write_bytes(_git(["archive", "--format=tar", source.rev], repo, where))
+        archive.write_bytes(
+            _git(["archive", "--format=tar", "--end-of-options", source.rev], repo, where, env)
+        )
         checkout = Path(directory) / "tree"
         with tarfile.open(archive) as tar:
             tar.extractall(checkout, filter="tar")

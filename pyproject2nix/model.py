@@ -37,6 +37,8 @@ class Source:
 
     kind: SourceKind
     location: str
+    subdirectory: str | None = None
+    """Where in a direct-URL archive the project lives (uv's ``subdirectory``)."""
 
     @property
     def is_local(self) -> bool:
@@ -95,6 +97,9 @@ class LockedPackage:
     optional_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
     dependency_groups: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
     resolution_markers: tuple[Marker, ...] = ()
+    pinned_sha256: frozenset[str] = frozenset()
+    """Hashes the lock allows when it names no files (requirements.txt, Pipfile.lock):
+    the package's files are those its index lists with one of these sha256."""
 
     @property
     def key(self) -> str:
@@ -124,8 +129,15 @@ class Lock:
     """Dependency groups of a workspace root that is not itself a package."""
     supported_markers: tuple[Marker, ...] = field(default=())
     """Environments the lock was resolved for (uv's ``environments``); () = all."""
+    required_markers: tuple[Marker, ...] = field(default=())
+    """Environments the lock must serve (uv's ``required-environments``): never left out."""
     default_groups: frozenset[str] | None = None
     """Groups installed unless deselected; None: the caller's default (uv: ``dev``)."""
+    drift: tuple[str, ...] = field(default=())
+    """How the lock disagrees with the pyproject.toml it was made from (() = it matches,
+    or the format records nothing to compare); ``p2n generate`` refuses it unless --frozen."""
+    one_platform: bool = False
+    """Resolved for one platform the lock does not name (pip-compile): ``--system`` says which."""
 
     def by_name(self, name: NormalizedName) -> tuple[LockedPackage, ...]:
         """Every locked version of a package (several when the lock forks)."""

@@ -2,7 +2,8 @@
 
 Every Nix invocation of p2n goes through :func:`run_nix`, so the settings p2n
 needs (flakes enabled) are added in one place and errors look the same
-everywhere. Works with Nix 2.8 (Debian) and current Nix: no
+everywhere. Positional arguments (installables, store paths) follow ``--``,
+so none can be read as an option. Works with Nix 2.8 (Debian) and current Nix: no
 ``--print-out-paths`` (2.8 lacks it), outputs are read from ``--json``.
 """
 
@@ -106,10 +107,10 @@ def build_outputs(
     extra_args: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """``nix build --json --no-link`` and return its parsed JSON (one entry per derivation)."""
-    args = ["build", "--json", "--no-link", *installables, *extra_args]
+    args = ["build", "--json", "--no-link", *extra_args]
     if store:
         args += ["--store", store]
-    result = run_nix(args)
+    result = run_nix([*args, "--", *installables])
     parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
     return parsed
 
@@ -128,14 +129,16 @@ def run_nix_streaming(
     program: str = "nix",
     env: Mapping[str, str] | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> NixResult:
     """Run a Nix program, handing each stderr line to ``on_stderr_line`` as it arrives.
 
     For long builds, so progress can be shown while the whole log is still
     collected for the result. Never raises on a non-zero exit: builds that
-    fail are verdicts the caller reads from the result.
+    fail are verdicts the caller reads from the result. ``wrapper`` is an
+    argv prefix (e.g. ``taskset --cpu-list 0``) whose effect builders inherit.
     """
-    argv = [nix_binary(program), *args]
+    argv = [*wrapper, nix_binary(program), *args]
     stdout_chunks: list[str] = []
     stderr_lines: list[str] = []
     with subprocess.Popen(
@@ -177,7 +180,7 @@ def _store_args(store: str | None) -> list[str]:
 
 def store_derivation(installable: str, *, extra_args: Sequence[str] = ()) -> str:
     """Evaluate ``installable``; return its store derivation (written to the default store)."""
-    result = run_nix(["path-info", "--derivation", "--json", installable, *extra_args])
+    result = run_nix(["path-info", "--derivation", "--json", *extra_args, "--", installable])
     parsed: Any = json.loads(result.stdout or "[]")
     # Nix < 2.19 prints a list of {"path": …}; later versions an object keyed by path.
     paths = [entry["path"] for entry in parsed] if isinstance(parsed, list) else list(parsed)
@@ -194,7 +197,7 @@ def show_derivations(drv_path: str, *, recursive: bool = True) -> dict[str, Any]
     The result is returned as Nix prints it: callers normalise the format.
     """
     command = ["derivation", "show"] if nix_version() >= (2, 15) else ["show-derivation"]
-    args = [*command, *(["--recursive"] if recursive else []), drv_path]
+    args = [*command, *(["--recursive"] if recursive else []), "--", drv_path]
     parsed: Any = json.loads(run_nix(args).stdout or "{}")
     if not isinstance(parsed, dict):
         raise NixError(f"unexpected output of nix {' '.join(command)}: {type(parsed).__name__}")
@@ -221,7 +224,7 @@ def copy_paths(
         args += ["--from", from_store]
     if derivation:
         args.append("--derivation")
-    run_nix([*args, *paths])
+    run_nix([*args, "--", *paths])
 
 
 def realise(
@@ -233,6 +236,7 @@ def realise(
     keep_failed: bool = False,
     env: Mapping[str, str] | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> NixResult:
     """``nix-store --realise --keep-going`` derivations in ``store`` with extra Nix settings.
 
@@ -249,7 +253,11 @@ def realise(
     for name, value in sorted((settings or {}).items()):
         args += ["--option", name, value]
     return run_nix_streaming(
-        [*args, *drv_paths], program="nix-store", env=env, on_stderr_line=on_stderr_line
+        [*args, "--", *drv_paths],
+        program="nix-store",
+        env=env,
+        on_stderr_line=on_stderr_line,
+        wrapper=wrapper,
     )
 
 
@@ -257,7 +265,7 @@ def path_infos(paths: Sequence[str], *, store: str | None) -> dict[str, dict[str
     """``nix path-info --json`` for each path: its info, or ``None`` when not valid in ``store``."""
     if not paths:
         return {}
-    result = run_nix(["path-info", "--json", *_store_args(store), *paths], check=False)
+    result = run_nix(["path-info", "--json", *_store_args(store), "--", *paths], check=False)
     if not result.stdout.strip():
         raise NixError(f"nix path-info failed in store {store or 'default'}: {last_error(result)}")
     parsed: Any = json.loads(result.stdout)
@@ -283,8 +291,8 @@ def dump_path_into(path: str, *, store: str | None, destination: str) -> None:
     ``nix store dump-path | nix-store --restore``: reads outputs of stores
     that are not on this machine's disk (``ssh-ng://…``).
     """
-    dump_argv = [nix_binary(), "store", "dump-path", *_store_args(store), path]
-    restore_argv = [nix_binary("nix-store"), "--restore", destination]
+    dump_argv = [nix_binary(), "store", "dump-path", *_store_args(store), "--", path]
+    restore_argv = [nix_binary("nix-store"), "--restore", "--", destination]
     env = nix_environment()
     with subprocess.Popen(
         dump_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
@@ -301,10 +309,22 @@ def dump_path_into(path: str, *, store: str | None, destination: str) -> None:
 
 def build_log(drv_path: str, *, store: str | None) -> str:
     """The stored build log of a derivation (``nix log``), or "" when there is none."""
-    result = run_nix(["log", *_store_args(store), drv_path], check=False)
+    result = run_nix(["log", *_store_args(store), "--", drv_path], check=False)
     return result.stdout if result.returncode == 0 else ""
+
+
+def config_value(name: str) -> str | None:
+    """A setting of the user's Nix configuration (e.g. ``sandbox``), None when unknown."""
+    command = ["config", "show"] if nix_version() >= (2, 20) else ["show-config"]
+    result = run_nix([*command, "--json"], check=False)
+    try:
+        entry = json.loads(result.stdout).get(name)
+    except ValueError:
+        return None
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return None if value is None else str(value).lower()
 
 
 def nar_hash(path: str) -> str:
     """The SRI NAR hash of any file tree (``nix hash path``), as ``path-info`` reports it."""
-    return run_nix(["hash", "path", path]).stdout.strip()
+    return run_nix(["hash", "path", "--", path]).stdout.strip()

@@ -1,8 +1,11 @@
 """Writing Nix values as source text.
 
 Every string that reaches generated Nix code passes through :func:`string`:
-backslashes, quotes, ``${`` (interpolation), and control characters are
-escaped, so a hostile package name or URL stays a plain string.
+backslashes, quotes, ``${`` (interpolation), newlines, carriage returns and
+tabs are escaped, so a hostile package name or URL stays a plain string.
+Nix has no escape for other control characters (NUL even truncates a string
+in Nix 2.8) and bidirectional overrides hide code from a reviewer: a string
+holding one is refused, never written raw.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Union
+
+from .errors import InputError
 
 NixValue = Union[str, bool, int, None, "Sequence[NixValue]", "Mapping[str, NixValue]", "Raw"]
 
@@ -25,11 +30,29 @@ class Raw(str):
 _NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|\$\{')
 
 
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def string(value: str) -> str:
     """A Nix double-quoted string literal denoting exactly ``value``."""
+    unwritable = _UNWRITABLE.search(value)
+    if unwritable:
+        raise InputError(
+            f"{value!r}: holds the control character U+{ord(unwritable.group()):04X}, which "
+            "Nix files cannot hold safely; fix the input (lock, pyproject.toml) that has it"
+        )
     # "$" is escaped only before "{": "\$" elsewhere would also be correct Nix
     # but noisier to review.
     return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()[0]] + m.group()[1:], value) + '"'
+
+
+def comment(text: str) -> str:
+    """Text for one ``#`` comment line: printable ASCII only, everything else as ``\\u{…}``.
+
+    A newline would end the comment and make the rest Nix code; other control
+    characters (ESC, BEL, DEL) would be written raw into files meant for review.
+    """
+    return "".join(c if " " <= c <= "~" else f"\\u{{{ord(c):x}}}" for c in text)
 
 
 def attr_name(name: str) -> str:

@@ -7,11 +7,13 @@ the new ones, never a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .errors import OutputError
@@ -19,17 +21,67 @@ from .render import GENERATED_MARK, OUTPUT_DIR
 
 
 def check_not_foreign(directory: Path, force: bool) -> None:
-    """Refuse to replace a flake.nix that p2n did not write, unless forced."""
+    """Refuse to replace what p2n did not write, unless forced.
+
+    A flake.nix without p2n's mark (a dangling symlink included), a ``p2n``
+    that is not a directory, and files under ``p2n/`` that p2n never writes
+    (a patch kept there, notes) are the user's: replacing them needs ``--force``.
+    A ``flake.nix`` that is a directory is refused even then.
+    """
     flake = directory / "flake.nix"
-    if force or not flake.exists():
-        return
-    with flake.open("rb") as handle:
-        first = handle.readline().decode("utf-8", "replace")
-    if not first.startswith(GENERATED_MARK):
+    if flake.is_dir():
+        raise OutputError(f"{flake}: is a directory; move it away (p2n writes a file there)")
+    if not force and flake.is_symlink():
         raise OutputError(
-            f"{flake}: exists and was not written by p2n; move it away or pass --force "
-            "to replace it"
+            f"{flake}: is a symlink; p2n would replace the link itself: move it away or "
+            "pass --force to replace it"
         )
+    if not force and flake.exists():
+        try:
+            with flake.open("rb") as handle:
+                first = handle.readline().decode("utf-8", "replace")
+        except OSError as exc:
+            raise OutputError(f"{flake}: cannot read: {exc.strerror}") from exc
+        if not first.startswith(GENERATED_MARK):
+            raise OutputError(
+                f"{flake}: exists and was not written by p2n; move it away or pass --force "
+                "to replace it"
+            )
+    if force:
+        return
+    output = directory / OUTPUT_DIR
+    if output.is_symlink() or (output.exists() and not output.is_dir()):
+        raise OutputError(
+            f"{output}: exists and is not p2n's output directory; move it away or pass "
+            "--force to replace it"
+        )
+    foreign = sorted(_foreign_files(output))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise OutputError(
+            f"{output}: holds files p2n does not write ({shown}); p2n replaces the whole "
+            "directory: move them out of p2n/ or pass --force to delete them"
+        )
+
+
+OWN_FILES = frozenset({f"{OUTPUT_DIR}/lock.nix", f"{OUTPUT_DIR}/build-systems.toml"})
+"""Files of ``p2n/`` that p2n writes (besides everything under ``p2n/lib/``)."""
+
+
+def _foreign_files(output: Path) -> list[str]:
+    """Paths under ``p2n/`` (relative to the project) that p2n never writes."""
+    if not output.is_dir():
+        return []
+    base = output.parent
+    found = []
+    for path in output.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relative = path.relative_to(base).as_posix()
+        if relative in OWN_FILES or relative.startswith(f"{OUTPUT_DIR}/lib/"):
+            continue
+        found.append(relative)
+    return found
 
 
 def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
@@ -38,10 +90,26 @@ def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
     Everything is written into a staging directory first; ``p2n/`` is then
     swapped in with one atomic exchange (Linux ``renameat2``), and top-level
     files are replaced by ``rename``. A killed run leaves the old ``p2n/`` or
-    the new one, never a mix; its staging directory is removed by the next run.
+    the new one, never a mix; its staging directory is removed by the next run
+    (which first puts back an old ``p2n/`` that the two-rename fallback had
+    moved aside). Runs in one project take turns (a lock on the directory).
     """
-    for leftover in directory.glob(STAGING_PREFIX + "*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        with _project_lock(directory):
+            return _write_tree(directory, files)
+    except OSError as exc:
+        where = exc.filename or directory
+        raise OutputError(
+            f"{where}: cannot write the generated files: {exc.strerror}; "
+            "check the directory's permissions"
+        ) from exc
+
+
+def _write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
+    for rel in files:
+        if "/" not in rel and (directory / rel).is_dir() and not (directory / rel).is_symlink():
+            raise OutputError(f"{directory / rel}: is a directory; move it away")
+    _recover_locked(directory)
     changed = [rel for rel, content in files.items() if _read(directory / rel) != content]
     wanted = {rel for rel in files if rel.startswith(OUTPUT_DIR + "/")}
     if not changed and _listing(directory / OUTPUT_DIR) == wanted:
@@ -57,9 +125,11 @@ def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
             if path.is_dir():
                 os.chmod(path, 0o755)
         target = directory / OUTPUT_DIR
-        if target.exists():
+        if target.is_dir() and not target.is_symlink():
             _exchange(staging / OUTPUT_DIR, target)
         else:
+            if target.is_symlink() or target.exists():
+                os.replace(target, staging / (OUTPUT_DIR + ".replaced"))
             os.rename(staging / OUTPUT_DIR, target)
         for rel in files:
             if "/" not in rel:
@@ -69,7 +139,47 @@ def write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
     return changed
 
 
+def recover(directory: Path) -> None:
+    """Undo what a killed ``p2n generate`` left, before anything reads ``p2n/``.
+
+    The two-rename fallback of :func:`_exchange` (no ``renameat2``, e.g. macOS)
+    moves the old ``p2n/`` aside first: killed there, the project has no
+    ``p2n/`` and the old one (with ``build-systems.toml``) is put back.
+    """
+    try:
+        with _project_lock(directory):
+            _recover_locked(directory)
+    except OSError as exc:
+        raise OutputError(
+            f"{exc.filename or directory}: cannot clean up after an interrupted run: "
+            f"{exc.strerror}"
+        ) from exc
+
+
+def _recover_locked(directory: Path) -> None:
+    leftovers = sorted(directory.glob(STAGING_PREFIX + "*"))
+    target = directory / OUTPUT_DIR
+    for leftover in leftovers:
+        aside = leftover / (OUTPUT_DIR + ASIDE_SUFFIX)
+        if aside.is_dir() and not target.exists() and not target.is_symlink():
+            os.rename(aside, target)  # killed between the fallback's two renames
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _project_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the project directory itself (no lock file in the tree)."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
 STAGING_PREFIX = ".p2n-new-"
+ASIDE_SUFFIX = ".old"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -84,7 +194,7 @@ def _exchange(new: Path, old: Path) -> None:
         )
         if result == 0:
             return
-    aside = new.with_name(new.name + ".old")
+    aside = new.with_name(new.name + ASIDE_SUFFIX)
     os.rename(old, aside)
     os.rename(new, old)
 

@@ -75,8 +75,42 @@ _RESERVED_ENV = frozenset(
         "SOURCE_DATE_EPOCH",
         "PYTHONPATH",
         "PYTHONHASHSEED",
+        "PYTHONDONTWRITEBYTECODE",
+        "pythonVersion",
+        "buildWheelScript",
+        "subdirectory",
+        "p2nPatches",
+        "patchTool",
+        "buildInputs",
+        "nativeBuildInputs",
+        "stdenvBuild",
+        "dontUnpack",
+        "dontConfigure",
+        "dontInstall",
+        "dontFixup",
+        "scriptsJSON",
+        "extraAttrs",
+        # Derivation attributes that change what a build is, not what it sees:
+        # a fixed-output derivation gets the network, others leave the sandbox
+        # or replace the whole build script.
+        "buildCommand",
+        "phases",
+        "impureEnvVars",
+        "allowedReferences",
+        "allowedRequisites",
+        "disallowedReferences",
+        "disallowedRequisites",
+        "exportReferencesGraph",
+        "passAsFile",
+        "preferLocalBuild",
+        "allowSubstitutes",
+        "requiredSystemFeatures",
     }
 )
+_RESERVED_ENV_PREFIXES = ("__", "output")
+"""``__noChroot``, ``__impure``, ``__structuredAttrs``…; ``outputHash``, ``outputs``…"""
+_RESERVED_ENV_SUFFIXES = ("Phase",)
+"""stdenv phases (``buildPhase``, ``installPhase``…) replace p2n's build."""
 _TOP_KEYS = ("libraries", "packages")
 _PACKAGE_KEYS = (
     "libraries",
@@ -229,6 +263,12 @@ def _env(table: TomlTable) -> tuple[tuple[str, str], ...]:
             raise env.error(name, "not a valid environment variable name")
         if name in _RESERVED_ENV:
             raise env.error(name, "is set by p2n's builders; choose another variable")
+        if name.startswith(_RESERVED_ENV_PREFIXES) or name.endswith(_RESERVED_ENV_SUFFIXES):
+            raise env.error(
+                name,
+                "is a derivation attribute that changes what the build is (network, "
+                "sandbox, build script), not an environment variable; choose another name",
+            )
         value = env.data[name]
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise env.error(name, "expected a string")

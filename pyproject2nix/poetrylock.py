@@ -18,9 +18,12 @@ per-package ``markers`` (a string, or a table keyed by group).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,6 @@ PYPI_SIMPLE = "https://pypi.org/simple"
 SUPPORTED_LOCK_VERSIONS = ("1.1", "2.0", "2.1")
 _ANY = Constraint((SpecifierSet(),))
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")
-_EXTRA_TEST = re.compile(r"""extra\s*(==|!=)\s*(["'])(.*?)\2""")
 _POETRY_REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*"
     r"(?:\((?P<constraint>[^)]*)\))?\s*(?:;\s*(?P<marker>.+))?$"
@@ -73,6 +75,7 @@ class _Raw:
     package: LockedPackage
     requirements: tuple[_Requirement, ...]
     extras: tuple[tuple[str, tuple[_Requirement, ...]], ...]
+    python_versions: str | None = None
 
 
 @dataclass
@@ -108,7 +111,10 @@ def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> 
             f"{', '.join(SUPPORTED_LOCK_VERSIONS)}); re-lock with Poetry 1.1 to 2.x",
         )
     requires_python = _python_versions(metadata)
-    project = _read_project(pyproject)
+    if not pyproject.is_file():
+        raise InputError(f"{pyproject}: not found; poetry.lock needs the pyproject.toml beside it")
+    pyproject_data = load_toml(pyproject)
+    project = _read_project(pyproject, pyproject_data)
     metadata_files = metadata.opt_table("files")
     raws = [_package(table, metadata_files, project) for table in top.tables("package")]
     locked = [raw.package for raw in raws]
@@ -149,13 +155,73 @@ def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> 
             (group, pin_all(reqs)) for group, reqs in sorted(project.groups.items())
         ),
     )
+    packages = _tell_versions_apart(packages, root, raws)
     return Lock(
         path=path,
         requires_python=requires_python,
         packages=(root, *packages),
         root_names=(root.name,),
         default_groups=frozenset(set(project.groups) - project.optional_groups),
+        drift=_drift(top, metadata, pyproject_data, project, locked),
     )
+
+
+def _tell_versions_apart(
+    packages: list[LockedPackage], root: LockedPackage, raws: list[_Raw]
+) -> list[LockedPackage]:
+    """Markers for the versions of a name that a 2.0 or 1.1 lock pins several times.
+
+    Only lock-version 2.1 writes per-package markers. Older locks pin e.g.
+    urllib3 1.26 for ``python_version < "3.10"`` and 2.x above; which version
+    serves which Python is said by the edges that chose each one (botocore's
+    ``urllib3 = [{version, markers}, …]``) and by each version's
+    ``python-versions``. With those as resolution markers, selection takes the
+    pin whose markers match the target for an edge that both versions satisfy
+    (requests' ``urllib3 >=1.21.1,<3``).
+    """
+    counts = Counter(p.name for p in packages)
+    if all(count == 1 for count in counts.values()):
+        return packages
+    edge_markers: dict[tuple[NormalizedName, Version | None], list[str]] = {}
+    for package in (root, *packages):
+        edges = [
+            *package.dependencies,
+            *(d for _, deps in package.optional_dependencies for d in deps),
+            *(d for _, deps in package.dependency_groups for d in deps),
+        ]
+        for dep in edges:
+            if counts[dep.name] > 1 and dep.version is not None:
+                marker = str(dep.marker) if dep.marker is not None else ""
+                edge_markers.setdefault((dep.name, dep.version), []).append(marker)
+    python_of = {(raw.package.name, raw.package.version): raw.python_versions for raw in raws}
+    result = []
+    for package in packages:
+        key = (package.name, package.version)
+        if counts[package.name] == 1 or package.resolution_markers:
+            result.append(package)
+            continue
+        parts = []
+        markers = edge_markers.get(key, [])
+        if markers and all(m and "extra" not in m for m in markers):
+            parts.append(" or ".join(f"({m})" for m in sorted(set(markers))))
+        python = _python_marker(python_of.get(key))
+        if python:
+            parts.append(python)
+        if parts:
+            joined = " and ".join(f"({part})" for part in parts)
+            package = replace(package, resolution_markers=(Marker(joined),))
+        result.append(package)
+    return result
+
+
+def _python_marker(python_versions: str | None) -> str:
+    """``python-versions`` as a marker ("" for none, ``*`` or an unreadable constraint)."""
+    if not python_versions:
+        return ""
+    try:
+        return parse_constraint(python_versions).as_python_marker()
+    except ConstraintError:
+        return ""
 
 
 def _python_versions(metadata: TomlTable) -> SpecifierSet:
@@ -189,6 +255,120 @@ def _version(table: TomlTable, key: str) -> Version:
         raise table.error(key, f"invalid version {text!r}") from exc
 
 
+# -- drift: content-hash -------------------------------------------------------
+
+_WRITER = re.compile(r"@generated by Poetry (\S+)")
+_LEGACY_KEYS = ("dependencies", "source", "extras", "dev-dependencies")
+
+
+def content_hashes(pyproject: Mapping[str, Any], writer: Version | None) -> tuple[str, ...]:
+    """The ``content-hash`` values the Poetry that wrote a lock would compute.
+
+    Poetry hashes the JSON of the pyproject.toml parts that decide the
+    resolution, and which parts changed between releases: 1.1 hashes four
+    ``[tool.poetry]`` keys; 1.2-1.8 add ``group``; 2.x hashes ``[project]``'s
+    ``requires-python``/``dependencies``/``optional-dependencies`` too, and
+    from 2.3 ``[dependency-groups]``. ``writer`` is the version the lock's
+    header names (None: a 1.x lock without one, either 1.x rule may apply).
+    """
+    tool = pyproject.get("tool")
+    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+    poetry = poetry if isinstance(poetry, dict) else {}
+    if writer is None or writer.major < 2:
+        legacy = _sha256_json({key: poetry.get(key) for key in _LEGACY_KEYS})
+        grouped = _sha256_json(
+            {
+                key: poetry.get(key)
+                for key in (*_LEGACY_KEYS, "group")
+                if key in _LEGACY_KEYS or poetry.get(key) is not None
+            }
+        )
+        return (grouped,) if writer is not None else (legacy, grouped)
+    with_groups = writer >= Version("2.3")
+    return (_poetry2_hash(pyproject, poetry, with_groups),)
+
+
+def _poetry2_hash(
+    pyproject: Mapping[str, Any], poetry: Mapping[str, Any], with_groups: bool
+) -> str:
+    project = pyproject.get("project")
+    project = project if isinstance(project, dict) else {}
+    groups = pyproject.get("dependency-groups", {}) if with_groups else {}
+    relevant_project = {
+        key: project[key]
+        for key in ("requires-python", "dependencies", "optional-dependencies")
+        if project.get(key) is not None
+    }
+    relevant_poetry = {
+        key: poetry.get(key)
+        for key in (*_LEGACY_KEYS, "group")
+        if poetry.get(key) is not None
+        or (key in _LEGACY_KEYS and not relevant_project and not groups)
+    }
+    content: dict[str, Any] = {}
+    if relevant_project:
+        content["project"] = relevant_project
+    if groups:
+        content["dependency-groups"] = groups
+    if content:
+        content["tool"] = {"poetry": relevant_poetry}
+    else:
+        content = relevant_poetry  # Poetry keeps 1.x's layout for [tool.poetry]-only projects
+    return _sha256_json(content)
+
+
+def _sha256_json(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _writer(path: Path) -> Version | None:
+    """The Poetry version in the lock's first line (Poetry >= 1.2 writes it)."""
+    try:
+        with path.open(encoding="utf-8") as lock:
+            first = lock.readline()
+    except OSError:
+        return None
+    match = _WRITER.search(first)
+    if match is None:
+        return None
+    try:
+        return Version(match.group(1))
+    except InvalidVersion:
+        return None
+
+
+def _drift(
+    top: TomlTable,
+    metadata: TomlTable,
+    pyproject: Mapping[str, Any],
+    project: _Project,
+    locked: list[LockedPackage],
+) -> tuple[str, ...]:
+    """Why the lock does not match pyproject.toml, as ``poetry check --lock`` decides it."""
+    recorded = metadata.opt_string("content-hash")
+    if recorded is None:
+        return ("the lock has no metadata.content-hash",)
+    try:
+        expected = content_hashes(pyproject, _writer(top.file))
+    except (TypeError, ValueError):
+        return ()  # values JSON cannot hold (TOML dates): Poetry itself could not hash them
+    if recorded in expected:
+        return ()
+    names = {p.name for p in locked}
+    wanted = [
+        *project.main,
+        *(r for reqs in project.extras.values() for r in reqs),
+        *(r for reqs in project.groups.values() for r in reqs),
+    ]
+    missing = sorted({r.name for r in wanted if r.name not in names and r.name != project.name})
+    if missing:
+        return tuple(f"{name} is not in the lock" for name in missing)
+    return (
+        "its content-hash differs from pyproject.toml's: dependencies, groups, extras "
+        "or sources changed since the lock was written",
+    )
+
+
 # -- packages ---------------------------------------------------------------
 
 
@@ -216,14 +396,15 @@ def _package(table: TomlTable, metadata_files: TomlTable | None, project: _Proje
         sdist=sdist,
         resolution_markers=_package_markers(table),
     )
-    return _Raw(package, tuple(requirements), tuple(extras))
+    return _Raw(package, tuple(requirements), tuple(extras), table.opt_string("python-versions"))
 
 
 def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
     """2.1's ``markers`` (string, or table by group): where the package is installed.
 
     Kept as resolution markers, which selection consults only to tell apart
-    several locked versions of one name. ``extra`` tests are dropped (true).
+    several locked versions of one name; it evaluates their ``extra`` tests
+    with the project's selected extras.
     """
     if "markers" not in table.data:
         return ()
@@ -236,11 +417,7 @@ def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
         texts = [group_markers.string(group) for group in sorted(group_markers.names())]
     else:
         raise table.error("markers", "expected a string or a table of strings by group")
-    markers = []
-    for text in texts:
-        neutral = _EXTRA_TEST.sub('extra == ""', text)
-        markers.append(Marker(_marker_text(table, "markers", neutral)))
-    return tuple(markers)
+    return tuple(Marker(_marker_text(table, "markers", text)) for text in texts)
 
 
 def _source(table: TomlTable, project: _Project) -> Source:
@@ -262,7 +439,7 @@ def _source(table: TomlTable, project: _Project) -> Source:
     if url is None:
         raise source.error("url", "missing")
     if kind == "url":
-        return Source(SourceKind.URL, url)
+        return Source(SourceKind.URL, url, source.opt_subdirectory())
     if kind == "git":
         location = url
         query = []
@@ -412,26 +589,15 @@ def _extra_requirement(
         _Requirement(
             name=d.name,
             constraint=d.constraint,
-            marker=_marker_for_extra(d.marker, extra),
+            # Its ``extra == …`` tests are decided by selection, which evaluates
+            # the markers of an extra's dependencies with that extra active.
+            marker=d.marker,
             extras=tuple(sorted({*d.extras, *parsed.extras})),
             optional=True,
             local=d.local,
         )
         for d in declared
     ]
-
-
-def _marker_for_extra(marker: str, extra: str) -> str:
-    """Decide ``extra == …`` tests: filed under ``extra``, the dependency's own test holds."""
-    if "extra" not in marker:
-        return marker
-    wanted = canonicalize_name(extra)
-
-    def constant(match: re.Match[str]) -> str:
-        holds = (canonicalize_name(match.group(3)) == wanted) == (match.group(1) == "==")
-        return 'extra == ""' if holds else 'extra != ""'
-
-    return _EXTRA_TEST.sub(constant, marker)
 
 
 def _parse_requirement_string(table: TomlTable, key: str, text: str) -> _Requirement:
@@ -503,10 +669,8 @@ def _pin(
 # -- the project (pyproject.toml) ---------------------------------------------
 
 
-def _read_project(path: Path) -> _Project:
-    if not path.is_file():
-        raise InputError(f"{path}: not found; poetry.lock needs the pyproject.toml beside it")
-    top = TomlTable(path, "", load_toml(path))
+def _read_project(path: Path, data: dict[str, Any]) -> _Project:
+    top = TomlTable(path, "", data)
     tool = top.opt_table("tool")
     poetry = tool.opt_table("poetry") if tool is not None else None
     pep621 = top.opt_table("project")
@@ -557,13 +721,9 @@ def _classic_dependencies(poetry: TomlTable, project: _Project) -> None:
         chosen: list[_Requirement] = []
         for text in extras.strings(extra):
             wanted = _parse_requirement_string(extras, extra, text)
-            declared = [r for r in requirements if r.name == wanted.name]
-            if not declared:
-                raise extras.error(
-                    extra,
-                    f"names {wanted.name}, which [tool.poetry.dependencies] does not declare",
-                )
-            chosen.extend(declared)
+            # A name [tool.poetry.dependencies] does not declare installs nothing: Poetry
+            # leaves it out of the lock's [extras] (`poetry check` only warns).
+            chosen.extend(r for r in requirements if r.name == wanted.name)
         project.extras[canonicalize_name(extra)] = chosen
 
 

@@ -5,18 +5,16 @@ file is a flat list: each package says by its ``marker`` whether an
 environment installs it; ``dependencies`` are informational. So the model gets
 one root (the project, or a virtual stand-in) that depends on every package
 under that package's marker. Markers may test ``'x' in extras`` and
-``'g' in dependency_groups``; these become the ``extra == …`` form selection
-already decides per chosen extras and groups (uv's conflict encoding).
+``'g' in dependency_groups``; selection evaluates them in packaging's
+``lock_file`` context with the extras and groups the user chose.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import Marker
 from packaging.pylock import (
     Package,
     PackageArchive,
@@ -29,7 +27,6 @@ from packaging.pylock import (
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidWheelFilename,
-    NormalizedName,
     canonicalize_name,
     parse_wheel_filename,
 )
@@ -37,8 +34,6 @@ from packaging.utils import (
 from .errors import InputError
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .tomlfile import load_toml
-
-_MEMBERSHIP = re.compile(r"""(["'])(.*?)\1\s+(not\s+in|in)\s+(extras|dependency_groups)\b""")
 
 
 def is_pylock_name(name: str) -> bool:
@@ -90,7 +85,7 @@ def lock_from_pylock_toml(path: Path, data: dict[str, Any], project_name: str | 
     dependencies = tuple(
         Dependency(
             name=locked.name,
-            marker=_marker(package.marker, root_name),
+            marker=package.marker,
             version=locked.version,
             source=locked.source.location
             if sum(1 for _, o in others if (o.name, o.version) == (locked.name, locked.version)) > 1
@@ -118,24 +113,6 @@ def lock_from_pylock_toml(path: Path, data: dict[str, Any], project_name: str | 
         if pylock.default_groups is not None
         else None,
     )
-
-
-def _marker(marker: Marker | None, root: NormalizedName) -> Marker | None:
-    """PEP 751 ``'x' in extras`` tests, as the ``extra == …`` tests selection decides."""
-    if marker is None:
-        return None
-    text = str(marker)
-    if "extras" not in text and "dependency_groups" not in text:
-        return marker
-
-    def test(match: re.Match[str]) -> str:
-        kind = "extra" if match.group(4) == "extras" else "group"
-        value = match.group(2) if kind == "group" else canonicalize_name(match.group(2))
-        operator = "!=" if match.group(3).startswith("not") else "=="
-        # select.conflict_markers: extra-<len>-<package>-<extra>, group-<len>-<package>-<group>
-        return f'extra {operator} "{kind}-{len(root)}-{root}-{value}"'
-
-    return Marker(_MEMBERSHIP.sub(test, text))
 
 
 def _where(path: Path, index: int, key: str = "") -> str:

@@ -8,19 +8,29 @@ from the project's roots evaluating markers for that target (like
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from packaging.markers import Marker
+from packaging.markers import (
+    Marker,
+    UndefinedComparison,
+    UndefinedEnvironmentName,
+    prepare_environment,
+)
 from packaging.tags import Tag
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import (
+    BuildTag,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 
 from .errors import InputError, SelectionError
 from .model import Artifact, Dependency, Lock, LockedPackage, SourceKind, Wheel
-from .targets import Target
+from .targets import DEFAULT_SYSTEMS, SYSTEMS, SystemInfo, Target
 
 MAIN_GROUP = "main"
 """The project's own dependencies, as a group name (Poetry's; ``--only main``)."""
@@ -83,64 +93,115 @@ class Selection:
     roots: tuple[NormalizedName, ...]
 
 
-_EXTRA_TEST = re.compile(r"""extra\s*(==|!=)\s*(["'])(.*?)\2""")
+class MarkerScope:
+    """Evaluates markers on one target for one choice of extras and groups.
 
-
-def _with_extras_decided(text: str, active: frozenset[str]) -> str:
-    """Replace each ``extra == 'x'`` test by a constant: true iff ``x`` is active.
-
-    uv encodes conflicting extras and groups in markers as
-    ``extra == 'extra-<len>-<package>-<extra>'`` / ``'group-<len>-<package>-<group>'``;
-    PEP 508 evaluation knows one ``extra`` value only, while several can be active.
+    Extras and groups are given to ``packaging`` as sets, never written into
+    the marker text: ``extra`` holds the active extras of the package whose
+    dependency is tested plus uv's conflict values
+    (``extra-<len>-<package>-<extra>``, ``group-<len>-<package>-<group>``);
+    PEP 751's ``extras`` and ``dependency_groups`` (``lock_file`` context)
+    hold what the user selected for the project.
     """
 
-    def constant(match: re.Match[str]) -> str:
-        holds = (match.group(3) in active) == (match.group(1) == "==")
-        # The evaluation environment has extra == "", so these are constants.
-        return 'extra == ""' if holds else 'extra != ""'
+    def __init__(
+        self,
+        lock: Lock,
+        target: Target,
+        conflicts: frozenset[str] = frozenset(),
+        extras: frozenset[str] = frozenset(),
+        groups: frozenset[str] = frozenset(),
+    ) -> None:
+        self.lock = lock
+        self.target = target
+        self.conflicts = conflicts
+        self.extras = frozenset(canonicalize_name(e) for e in extras)
+        self.groups = frozenset(canonicalize_name(g) for g in groups)
+        self._environments: dict[frozenset[str], dict[str, str | Set[str]]] = {}
+        self._results: dict[tuple[Marker, frozenset[str]], bool] = {}
 
-    return _EXTRA_TEST.sub(constant, text)
+    def holds(self, marker: Marker | None, extra: Iterable[str] = ()) -> bool:
+        """Whether ``marker`` holds with ``extra`` (a package's active extras) selected."""
+        if marker is None:
+            return True
+        active = self.conflicts.union(canonicalize_name(e) for e in extra)
+        key = (marker, active)
+        found = self._results.get(key)
+        if found is None:
+            try:
+                found = marker.evaluate_prepared(self._environment(active))
+            except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+                raise InputError(
+                    f"{self.lock.path}: cannot evaluate the marker '{marker}' for "
+                    f"{self.target.system.nix_system}: {exc}; re-lock to repair the lock"
+                ) from exc
+            self._results[key] = found
+        return found
+
+    def _environment(self, active: frozenset[str]) -> dict[str, str | Set[str]]:
+        environment = self._environments.get(active)
+        if environment is None:
+            environment = prepare_environment(
+                {
+                    **self.target.marker_environment,
+                    "extra": active,
+                    "extras": self.extras,
+                    "dependency_groups": self.groups,
+                },
+                context="lock_file",
+            )
+            self._environments[active] = environment
+        return environment
 
 
-@lru_cache(maxsize=65536)
-def _evaluate(text: str, target: Target, active: frozenset[str]) -> bool:
-    if "extra" in text:
-        text = _with_extras_decided(text, active)
-    return Marker(text).evaluate(target.marker_environment)
-
-
-def _marker_holds(marker: Marker | None, target: Target, active: frozenset[str]) -> bool:
-    return marker is None or _evaluate(str(marker), target, active)
-
-
-def _fork_matches(package: LockedPackage, target: Target, active: frozenset[str]) -> bool:
+def _fork_matches(package: LockedPackage, scope: MarkerScope) -> bool:
+    """Whether one of a package's resolution markers holds (the project's extras selected)."""
     return not package.resolution_markers or any(
-        _marker_holds(m, target, active) for m in package.resolution_markers
+        scope.holds(m, scope.extras) for m in package.resolution_markers
     )
 
 
 def supports(lock: Lock, target: Target) -> bool:
     """Whether the lock was resolved for ``target`` (uv's ``environments`` setting)."""
-    return not lock.supported_markers or any(
-        _marker_holds(m, target, frozenset()) for m in lock.supported_markers
-    )
+    scope = MarkerScope(lock, target)
+    return not lock.supported_markers or any(scope.holds(m) for m in lock.supported_markers)
 
 
-def conflict_markers(lock: Lock, options: Options) -> frozenset[str]:
-    """The ``extra`` values uv's conflict markers use for what the user selected."""
-    active: set[str] = set()
+def requires(lock: Lock, target: Target) -> bool:
+    """Whether the lock must serve ``target`` (uv's ``required-environments``)."""
+    scope = MarkerScope(lock, target)
+    return any(scope.holds(m) for m in lock.required_markers)
+
+
+def marker_scope(lock: Lock, target: Target, options: Options) -> MarkerScope:
+    """The markers' view of what the user selected: extras and groups of every root.
+
+    uv encodes conflicting extras and groups in markers as ``extra ==
+    'extra-<len>-<package>-<extra>'`` / ``'group-<len>-<package>-<group>'``;
+    those values join the active ``extra`` set.
+    """
+    conflicts: set[str] = set()
+    extras: set[str] = set()
+    groups: set[str] = set()
     for name in lock.root_names:
         for root in lock.by_name(name):
-            extras = (
-                {e for e, _ in root.optional_dependencies} if options.all_extras else options.extras
-            )
-            active |= {f"extra-{len(name)}-{name}-{e}" for e in extras}
-            active |= {f"group-{len(name)}-{name}-{g}" for g in _groups_for(options, root, lock)}
-    return frozenset(active)
+            root_extras = _extras_for(options, root)
+            root_groups = _groups_for(options, root, lock)
+            extras |= root_extras
+            groups |= root_groups
+            conflicts |= {f"extra-{len(name)}-{name}-{e}" for e in root_extras}
+            conflicts |= {f"group-{len(name)}-{name}-{g}" for g in root_groups}
+    return MarkerScope(lock, target, frozenset(conflicts), frozenset(extras), frozenset(groups))
+
+
+def _extras_for(options: Options, root: LockedPackage) -> set[str]:
+    """The extras of ``root`` the user selected (``--extra`` names only those it has)."""
+    declared = {name for name, _ in root.optional_dependencies}
+    return declared if options.all_extras else declared & options.extras
 
 
 def _resolve(
-    lock: Lock, owner: LockedPackage, dep: Dependency, target: Target, active: frozenset[str]
+    lock: Lock, owner: LockedPackage, dep: Dependency, scope: MarkerScope
 ) -> LockedPackage:
     """The locked package a dependency edge points at, on this target."""
     candidates = lock.by_name(dep.name)
@@ -149,10 +210,11 @@ def _resolve(
     if dep.source is not None and len(candidates) > 1:
         candidates = tuple(c for c in candidates if c.source.location == dep.source)
     if len(candidates) > 1:
-        candidates = tuple(c for c in candidates if _fork_matches(c, target, active))
+        candidates = tuple(c for c in candidates if _fork_matches(c, scope))
     if len(candidates) == 1:
         return candidates[0]
     what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
+    target = scope.target
     if not candidates:
         raise InputError(
             f"{lock.path}: {owner.name} depends on {what}, which is not locked "
@@ -168,9 +230,7 @@ def _root_edges(lock: Lock, root: LockedPackage, options: Options) -> list[Depen
     """A root's dependencies plus the extras and groups the user selected."""
     main = options.only_groups is None or MAIN_GROUP in options.only_groups
     edges = list(root.dependencies) if main else []
-    extras = {name for name, _ in root.optional_dependencies} if options.all_extras else set()
-    extras |= {e for e in options.extras if root.extra(e)}
-    for extra in sorted(extras):
+    for extra in sorted(_extras_for(options, root)):
         edges.extend(root.extra(extra))
     for group in sorted(_groups_for(options, root, lock)):
         edges.extend(root.group(group) or dict(lock.root_groups).get(group, ()))
@@ -216,45 +276,56 @@ class _Walk:
 
 def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
     """The packages reachable from the roots on ``target``, and the edges between them."""
-    conflicts = conflict_markers(lock, options)
+    scope = marker_scope(lock, target, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
+    # Membership by id() in sets: a list's `in` compares whole frozen dataclasses
+    # (every field, deeply), which made a dense graph quadratic in its degree.
+    children_of: dict[int, set[int]] = {}
     queue: list[int] = []
+    queued: set[int] = set()
 
     def visit(package: LockedPackage, extras: Iterable[str]) -> None:
         key = id(package)
         if key not in active:
             active[key] = (package, set())
             queue.append(key)
+            queued.add(key)
         known = active[key][1]
         new = set(extras) - known
         if new:
             known |= new
-            if key not in queue:
+            if key not in queued:
                 queue.append(key)
+                queued.add(key)
 
     roots: list[LockedPackage] = []
     for name in lock.root_names:
         for root in lock.by_name(name):
-            if _fork_matches(root, target, conflicts):
+            if _fork_matches(root, scope):
                 roots.append(root)
     root_ids = {id(r) for r in roots}
     for root in roots:
         visit(root, ())
     while queue:
         key = queue.pop()
+        queued.discard(key)
         package, extras = active[key]
         edges = (
             _root_edges(lock, package, options) if key in root_ids else list(package.dependencies)
         )
         for extra in sorted(extras):
             edges.extend(package.extra(extra))
+        # Markers of a root's edges may test the extras the user selected for it.
+        selected = _extras_for(options, package) | extras if key in root_ids else extras
         targets = edges_of.setdefault(key, [])
+        children = children_of.setdefault(key, set())
         for dep in edges:
-            if not _marker_holds(dep.marker, target, conflicts):
+            if not scope.holds(dep.marker, selected):
                 continue
-            child = _resolve(lock, package, dep, target, conflicts)
-            if child not in targets:
+            child = _resolve(lock, package, dep, scope)
+            if id(child) not in children:
+                children.add(id(child))
                 targets.append(child)
             visit(child, dep.extras)
 
@@ -281,21 +352,153 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
 
     Chosen wheels may still lack a URL or hash (poetry.lock); ``check_selection``
     applies the https/sha256 policy once they are known.
+    Raises :class:`UnservedError` naming every package with neither a wheel
+    for ``target`` nor an sdist.
     """
     walk = _walk(lock, target, options)
     selected = []
+    unserved = []
     for package in sorted(walk.packages.values(), key=lambda p: p.name):
         sdist = choose_sdist(lock, package, target, options)
+        wheel = None
+        if sdist is None and package.source.kind not in _FROM_SOURCE:
+            wheel = _best_wheel(package, target)
+            if wheel is None:
+                unserved.append(package)
         selected.append(
             SelectedPackage(
                 package=package,
-                wheel=None if sdist is not None else choose_wheel(lock, package, target),
+                wheel=wheel,
                 dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
                 sdist=sdist,
             )
         )
+    if unserved:
+        raise UnservedError(lock, target, tuple(unserved))
     roots = tuple(sorted({r.name for r in walk.roots}))
     return Selection(target=target, packages=tuple(selected), roots=roots)
+
+
+class UnservedError(SelectionError):
+    """Packages with neither a wheel for the target nor an sdist: the system cannot be served."""
+
+    def __init__(self, lock: Lock, target: Target, packages: tuple[LockedPackage, ...]) -> None:
+        self.target = target
+        self.packages = packages
+        self.fix = (
+            "list it in [tool.uv] required-environments and re-lock (uv then picks versions "
+            "that ship files for it)"
+            if lock.path.name == "uv.lock"
+            else "lock versions that ship files for it"
+        )
+        super().__init__(
+            f"{lock.path}: {self.reason}; choose the systems you need with --system, "
+            f"or, to serve {target.system.nix_system}, {self.fix}"
+        )
+
+    @property
+    def reason(self) -> str:
+        """What is missing, on one line, without the lock's path or a fix."""
+        first = self.packages[0]
+        python = f"{self.target.python[0]}.{self.target.python[1]}"
+        text = (
+            f"package {first.name} {first.version} has no wheel for "
+            f"{self.target.system.nix_system} with CPython {python} and no sdist to build "
+            f"(lock has: {_describe_files(first)})"
+        )
+        others = self.packages[1:]
+        if others:
+            names = ", ".join(str(p.name) for p in others[:4])
+            more = f" and {len(others) - 4} more" if len(others) > 4 else ""
+            text += f"; nor have {names}{more}"
+        return text
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A system generated by default that the lock cannot serve, and why."""
+
+    system: str
+    reason: str
+    missing_files: bool
+    """True: needed files are missing (a warning); False: the lock excludes the system."""
+    fix: str = ""
+    """How to get the system served (missing files only)."""
+
+
+@dataclass(frozen=True)
+class SystemSelections:
+    """The selections of the systems kept, and the systems left out."""
+
+    selections: tuple[Selection, ...]
+    left_out: tuple[LeftOut, ...]
+
+
+def candidate_targets(
+    lock: Lock, asked: tuple[SystemInfo, ...], python: tuple[int, int]
+) -> tuple[tuple[Target, ...], tuple[LeftOut, ...]]:
+    """The targets to try, and the systems the lock excludes.
+
+    Systems asked for must each be supported; by default every known system
+    that the lock's ``supported-markers`` allow is tried.
+    """
+    if lock.one_platform and len(asked) != 1:
+        raise InputError(
+            f"{lock.path}: a compiled requirements file holds one platform's resolution, and "
+            "it does not say which; pass the one it was compiled on with --system "
+            "(and --python), or compile with `uv pip compile --universal`"
+        )
+    systems = asked or tuple(SYSTEMS[name] for name in DEFAULT_SYSTEMS)
+    targets = [Target(system, python) for system in systems]
+    unsupported = [t.system.nix_system for t in targets if not supports(lock, t)]
+    if asked and unsupported:
+        fix = (
+            "add it to tool.uv.environments and re-lock"
+            if lock.path.name == "uv.lock"
+            else "lock again for that platform"
+        )
+        raise InputError(
+            f"{lock.path}: the lock is not resolved for {', '.join(unsupported)} "
+            f"(see supported-markers); {fix}"
+        )
+    left_out = tuple(
+        LeftOut(name, "outside the lock's supported-markers ([tool.uv] environments)", False)
+        for name in unsupported
+    )
+    kept = tuple(t for t in targets if t.system.nix_system not in unsupported)
+    if not kept:
+        raise InputError(
+            f"{lock.path}: the lock supports none of {', '.join(DEFAULT_SYSTEMS)}; "
+            "add one to tool.uv.environments and re-lock"
+        )
+    return kept, left_out
+
+
+def select_systems(
+    lock: Lock, targets: Iterable[Target], options: Options, strict: bool
+) -> SystemSelections:
+    """Select for each target; leave out a system some package has no file for.
+
+    ``strict`` (systems named with ``--system``): every target must be served.
+    Otherwise only systems the lock requires (``required-markers``) must be.
+    Raises when no system is left.
+    """
+    selections: list[Selection] = []
+    left_out: list[LeftOut] = []
+    for target in targets:
+        try:
+            selections.append(select(lock, target, options))
+        except UnservedError as exc:
+            if strict or requires(lock, target):
+                raise
+            left_out.append(LeftOut(target.system.nix_system, exc.reason, True, exc.fix))
+    if not selections:
+        reasons = "; ".join(f"{o.system}: {o.reason}" for o in left_out)
+        raise SelectionError(
+            f"{lock.path}: no system is left to generate for ({reasons}); choose versions "
+            "that ship wheels or sdists for your systems and re-lock"
+        )
+    return SystemSelections(tuple(selections), tuple(left_out))
 
 
 @dataclass(frozen=True)
@@ -342,12 +545,27 @@ def _rank(tags: frozenset[Tag], target: Target) -> int | None:
 
 
 def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
+    """The wheel whose tags rank best; among equal tags the higher build, as pip and uv."""
     best: tuple[int, Wheel] | None = None
     for wheel in package.wheels:
         rank = _rank(wheel.tags, target)
-        if rank is not None and (best is None or rank < best[0]):
+        if rank is None:
+            continue
+        if (
+            best is None
+            or rank < best[0]
+            or (rank == best[0] and _build_tag(wheel) > _build_tag(best[1]))
+        ):
             best = (rank, wheel)
     return best[1] if best is not None else None
+
+
+def _build_tag(wheel: Wheel) -> BuildTag:
+    """PEP 427's optional build number (``pkg-1.0-5-py3-none-any.whl``); () without one."""
+    try:
+        return parse_wheel_filename(wheel.filename)[2]
+    except InvalidWheelFilename:
+        return ()
 
 
 def choose_sdist(
@@ -367,17 +585,15 @@ def choose_sdist(
 
 
 def choose_wheel(lock: Lock, package: LockedPackage, target: Target) -> Wheel | None:
-    """The best wheel of a registry/URL/path package for ``target``; None for source builds."""
+    """The best wheel of a registry/URL/path package for ``target``; None for source builds.
+
+    Raises :class:`UnservedError` when no wheel fits (call it when no sdist is chosen).
+    """
     if package.source.kind in _FROM_SOURCE:
         return None
     best = _best_wheel(package, target)
     if best is None:
-        raise SelectionError(
-            f"{lock.path}: package {package.name} {package.version} has no wheel for "
-            f"{target.system.nix_system} with CPython {target.python[0]}.{target.python[1]} "
-            f"and no sdist to build (lock has: {_describe_files(package)}); choose the "
-            "systems you need with --system or a version that ships wheels"
-        )
+        raise UnservedError(lock, target, (package,))
     return best
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, parse_wheel_filename
 
 from .buildlock import PinnedWheel, RecordedSource, Resolver
 from .buildsystem import (
@@ -24,6 +24,8 @@ from .buildsystem import (
     download,
     local_file,
 )
+from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
+from .errors import InputError
 from .gitsource import GitSource, fetch_tree, parse_git_location
 from .model import Lock, SourceKind
 from .overrides import Overrides
@@ -40,6 +42,9 @@ class SourceBuild:
     """Names the build environment in the generated data (the requirements, joined)."""
     git: GitSource | None = None
     nar_hash: str | None = None
+    native_requirements: bool = False
+    """A build requirement is a wheel with native code (uv-build, ninja, cmake): its ELF
+    files are patched in the build environment, so the build needs the native attributes."""
 
 
 @dataclass(frozen=True)
@@ -119,15 +124,29 @@ def plan_source_builds(
             requires_key=requires_key(build_system.requires),
             git=git,
             nar_hash=nar_hash,
+            native_requirements=any(
+                _is_native(wheel)
+                for wheel in environments.get(place[0], {}).get(
+                    requires_key(build_system.requires), ()
+                )
+            ),
         )
         for place, (build_system, git, nar_hash) in chosen.items()
     }
     return SourceBuilds(builds=builds, environments=environments)
 
 
+def _is_native(wheel: PinnedWheel) -> bool:
+    """A wheel with a platform tag: it may ship ELF programs or libraries."""
+    _name, _version, _build, tags = parse_wheel_filename(wheel.filename)
+    return any(tag.platform != "any" for tag in tags)
+
+
 def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource | None]:
     if selected.sdist is not None:
-        return f"sdist sha256:{selected.sdist.sha256}", None
+        subdirectory = selected.package.source.subdirectory
+        key = f"sdist sha256:{selected.sdist.sha256}"
+        return (f"{key}#{subdirectory}" if subdirectory else key), None
     git = parse_git_location(selected.package.source.location, f"{where}: {selected.name}")
     return git.key, git
 
@@ -155,7 +174,7 @@ def _learn(
             path = download(
                 selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
             )
-        build_system = build_system_of_sdist(path, here)
+        build_system = build_system_of_sdist(path, here, selected.package.source.subdirectory)
         resolver.record_source(key, RecordedSource(build_system))
         return build_system, None, None
     assert git is not None
@@ -165,8 +184,54 @@ def _learn(
 
     def read(tree: Path) -> None:
         directory = tree / git.subdirectory if git.subdirectory else tree
+        # A symlink in the repository (the subdirectory, pyproject.toml) must not make
+        # p2n read, and quote in an error, a file of this machine.
+        root = tree.resolve()
+        for path in (directory, directory / "pyproject.toml"):
+            resolved = path.resolve()
+            if resolved != root and root not in resolved.parents:
+                raise InputError(
+                    f"{here} ({git.url}): {path.relative_to(tree)} is a symlink out of the "
+                    "repository; p2n reads only the repository's own files"
+                )
         found.append(build_system_of_directory(directory, f"{here} ({git.url})"))
 
     nar_hash = fetch_tree(git, here, read)
     resolver.record_source(key, RecordedSource(found[0], nar_hash))
     return found[0], git, nar_hash
+
+
+def local_versions(
+    members: Mapping[str, tuple[str, Path]], resolver: Resolver, where: str
+) -> dict[str, str]:
+    """The version of each local package whose pyproject.toml does not state it, by name.
+
+    ``members``: name -> (path relative to the project, directory). Recorded versions are
+    reused while ``git describe`` of HEAD is unchanged; otherwise the package's backend is
+    asked (online), or the build lock is stale (``p2n check``).
+    """
+    versions: dict[str, str] = {}
+    for name, (path, directory) in sorted(members.items()):
+        if not needs_backend_version(directory):
+            continue
+        git = git_state(directory)
+        recorded = resolver.version(path, git)
+        if recorded is not None:
+            versions[name] = recorded
+            continue
+        if not resolver.online:
+            before = resolver.recorded_git(path)
+            reason = (
+                f"git HEAD moved ({before} -> {git})"
+                if before is not None
+                else "it is not recorded"
+            )
+            raise resolver.stale(
+                f"the version of {name} comes from its build backend and {reason}"
+            )
+        here = f"{where}: {name} ({path})"
+        build_system = build_system_of_directory(directory, str(directory / "pyproject.toml"))
+        version = backend_version(directory, build_system, here)
+        resolver.record_version(path, RecordedVersion(version, git))
+        versions[name] = version
+    return versions

@@ -32,9 +32,15 @@ class SystemInfo:
     macos: tuple[int, int] | None = None
 
     def platform_tags(self) -> Iterator[str]:
-        """Platform tags in preference order (most specific first)."""
+        """Platform tags in preference order (most specific first).
+
+        Linux: every manylinux tag, then plain ``linux_<arch>`` last, as pip and
+        uv rank them (the PyTorch indexes publish ``linux_x86_64`` wheels).
+        musllinux never fits: nixpkgs' Linux is glibc.
+        """
         if self.glibc_minor is not None:
             yield from _manylinux_tags(self.platform_machine, self.glibc_minor)
+            yield f"linux_{self.platform_machine}"
         elif self.macos is not None:
             yield from mac_platforms(self.macos, self.platform_machine)
 
@@ -130,16 +136,20 @@ def parse_systems(names: tuple[str, ...]) -> tuple[SystemInfo, ...]:
     return tuple(SYSTEMS[n] for n in sorted(set(names)))
 
 
-def parse_python(text: str) -> tuple[int, int]:
-    """``3.12`` → (3, 12), checked against what nixpkgs ships."""
+def parse_python(text: str, source: str = "--python") -> tuple[int, int]:
+    """``3.12`` → (3, 12), checked against what nixpkgs ships.
+
+    ``source`` names where the text came from in errors (the flag, the
+    ``.python-version`` file, the settings recorded in ``p2n/lock.nix``).
+    """
     parts = text.strip().split(".")
     try:
         version = (int(parts[0]), int(parts[1]))
     except (IndexError, ValueError) as exc:
-        raise InputError(f"--python {text!r}: expected MAJOR.MINOR such as 3.12") from exc
+        raise InputError(f"{source} {text!r}: expected MAJOR.MINOR such as 3.12") from exc
     if version not in PYTHON_RELEASES:
         known = ", ".join(f"{a}.{b}" for a, b in PYTHON_RELEASES)
-        raise InputError(f"--python {text}: nixpkgs has no such CPython; choose one of {known}")
+        raise InputError(f"{source} {text}: nixpkgs has no such CPython; choose one of {known}")
     return version
 
 

@@ -13,7 +13,7 @@ except ImportError:  # pragma: no cover - pure stdlib fallback
     import tomllib  # type: ignore[no-redef]
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import InputError
@@ -25,14 +25,51 @@ def load_toml(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError(
+            f"{path}: starts with a UTF-8 byte order mark (BOM), which TOML does not allow; "
+            "save the file as UTF-8 without BOM"
+        )
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason}); is this a lock file?") from exc
+    return parse_toml(text, str(path), "regenerate the file with the tool that wrote it")
+
+
+def parse_toml(text: str, where: str, fix: str) -> dict[str, Any]:
+    """Parse TOML text; errors name ``where:line:column``, the message and the offending line."""
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(
-            f"{path}: malformed TOML ({exc}); regenerate the file with the tool that wrote it"
-        ) from exc
+        raise InputError(syntax_error(exc, text, where, fix)) from exc
+    except RecursionError as exc:
+        raise InputError(f"{where}: malformed TOML: nested too deeply; {fix}") from exc
+
+
+_POSITION = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+
+
+def syntax_error(exc: ValueError, text: str, where: str, fix: str) -> str:
+    """One line like uv's: ``file:LINE:COL: malformed TOML: <why>: <the line>; <fix>``.
+
+    tomli >= 2.1 gives the position as attributes; the stdlib's tomllib of
+    Python 3.11 only in the message, which is parsed instead.
+    """
+    message = str(exc)
+    found = _POSITION.search(message)
+    reason = message[: found.start()] if found else message
+    lines = text.splitlines() or [""]
+    if found and found.group(1):
+        line, column = int(found.group(1)), int(found.group(2))
+    else:  # "at end of document"
+        line, column = len(lines), len(lines[-1]) + 1
+    line = min(max(line, 1), len(lines))
+    snippet = lines[line - 1]
+    if len(snippet) > 80:
+        start = max(0, min(column - 40, len(snippet) - 80))
+        snippet = ("…" if start else "") + snippet[start : start + 80] + "…"
+    return f"{where}:{line}:{column}: malformed TOML: {reason}: {snippet!r}; {fix}"
 
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -118,6 +155,16 @@ class TomlTable:
         if not _SHA256_HEX.fullmatch(digest):
             raise self.error(key, f"not a sha256 hex digest: {digest!r}")
         return digest
+
+    def opt_subdirectory(self, key: str = "subdirectory") -> str | None:
+        """A path inside an archive: relative, no ``..`` (it reaches Nix and a build)."""
+        text = self.opt_string(key)
+        if not text:
+            return None
+        path = PurePosixPath(text)
+        if path.is_absolute() or ".." in path.parts or text.startswith("-"):
+            raise self.error(key, f"must be a relative path inside the archive, got {text!r}")
+        return "/".join(path.parts)
 
     def opt_table(self, key: str) -> TomlTable | None:
         """An optional sub-table."""

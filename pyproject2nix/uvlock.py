@@ -7,6 +7,7 @@ with its key path, even for packages no target system needs. What a package
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,22 @@ from .tomlfile import TomlTable, load_toml
 SUPPORTED_LOCK_VERSION = 1
 
 
-def read_uv_lock(path: Path, project_name: str | None = None) -> Lock:
+def read_uv_lock(path: Path, project_name: str | None = None, *, drift: bool = False) -> Lock:
     """Parse ``path`` (a uv.lock) into a :class:`Lock`.
 
     ``project_name`` is the ``[project]`` name from pyproject.toml; it decides
     which locked package is the root. Without it, the workspace members of
     ``[manifest]`` (or the single editable/virtual package at ``.``) are roots.
+    ``drift``: also compare the lock with the pyproject.toml files beside and
+    below it (:attr:`Lock.drift`), as ``uv sync --locked`` does.
     """
-    return lock_from_toml(path, load_toml(path), project_name)
+    data = load_toml(path)
+    lock = lock_from_toml(path, data, project_name)
+    if not drift:
+        return lock
+    from .uvdrift import uv_drift
+
+    return replace(lock, drift=uv_drift(path, data))
 
 
 def lock_from_toml(path: Path, data: dict[str, Any], project_name: str | None = None) -> Lock:
@@ -69,9 +78,8 @@ def lock_from_toml(path: Path, data: dict[str, Any], project_name: str | None = 
         packages=packages,
         root_names=roots,
         root_groups=root_groups,
-        supported_markers=tuple(
-            _marker(top, "supported-markers", text) for text in top.strings("supported-markers")
-        ),
+        supported_markers=_markers(top, "supported-markers"),
+        required_markers=_markers(top, "required-markers"),
     )
 
 
@@ -118,6 +126,10 @@ def _marker(table: TomlTable, key: str, text: str) -> Marker:
         raise table.error(key, f"invalid environment marker {text!r}: {reason}") from exc
 
 
+def _markers(table: TomlTable, key: str) -> tuple[Marker, ...]:
+    return tuple(_marker(table, key, text) for text in table.strings(key))
+
+
 def _version(table: TomlTable, key: str) -> Version | None:
     text = table.opt_string(key)
     if text is None:
@@ -137,7 +149,8 @@ def _source(table: TomlTable) -> Source:
         if location is not None:
             if not isinstance(location, str):
                 raise source.error(kind.value, "expected a string")
-            return Source(kind, location)
+            subdirectory = source.opt_subdirectory() if kind is SourceKind.URL else None
+            return Source(kind, location, subdirectory)
     raise source.error(
         None,
         f"unknown source type {sorted(source.names())}; expected one of "
@@ -164,8 +177,8 @@ def _artifact_url(table: TomlTable, source: Source | None = None) -> str:
     path = table.opt_string("path")
     if path is not None:
         return path
-    if source is not None and source.kind is SourceKind.PATH:
-        return source.location  # a local file: uv names it in the source only
+    if source is not None and source.kind in (SourceKind.PATH, SourceKind.URL):
+        return source.location  # a local file or a direct URL: uv names it in the source only
     raise table.error(None, "has neither 'url' nor 'path'")
 
 

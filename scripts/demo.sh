@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-export NIX_CONFIG="${NIX_CONFIG:-experimental-features = nix-command flakes}"
+# Builds run in the sandbox, as on NixOS (Debian's nix-bin defaults to sandbox = false).
+export NIX_CONFIG="${NIX_CONFIG:-experimental-features = nix-command flakes
+sandbox = true}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/hello/pyproject.toml examples/hello/uv.lock examples/hello/src "$work/"

@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nix-bin patchelf bash-static busybox-static diffoscope-minimal python3-venv git ca-certificates curl)
+packages=(nix-bin patchelf bash-static busybox-static diffoscope-minimal python3-venv git ca-certificates curl
+  # p2n verify's perturbations and its tests: directory order, time zone, CPU affinity;
+  # sshd for the loopback ssh-ng:// store test; chromium renders the --html report.
+  disorderfs fuse3 tzdata util-linux openssh-server openssh-client chromium fonts-dejavu-core
+  # The OCI image test: skopeo and podman read the image, bwrap runs it.
+  podman skopeo bubblewrap)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -14,8 +19,17 @@ if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run may hold the lock for a while: retry rather than fail.
+  for attempt in 1 2 3 4 5 6; do
+    if $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        -o DPkg::Lock::Timeout=120 "${missing[@]}" >/dev/null; then
+      break
+    fi
+    [ "$attempt" -lt 6 ] || { echo "setup: apt-get install failed" >&2; exit 1; }
+    echo "setup: apt-get busy or failed, retrying in 20 s" >&2
+    sleep 20
+  done
 fi
 
 # Build users, as Debian's nix-setup-systemd creates them (that package pulls in
@@ -29,6 +43,17 @@ if ! getent group nixbld >/dev/null; then
     id "nixbld$n" >/dev/null 2>&1 ||
       $sudo useradd --system --comment "Nix build user $n" --home-dir /var/empty \
         --gid nixbld --groups nixbld --no-user-group --shell /usr/sbin/nologin "nixbld$n"
+  done
+fi
+
+# A second build-users group with other uids: `p2n verify` builds its second
+# run as these users (the build-user perturbation, docs/verify.md).
+if [ "$(id -u)" -eq 0 ] && ! getent group p2nbld >/dev/null; then
+  groupadd --force --system p2nbld
+  for n in $(seq 1 8); do
+    id "p2nbld$n" >/dev/null 2>&1 ||
+      useradd --system --comment "p2n verify build user $n" --home-dir /var/empty \
+        --gid p2nbld --groups p2nbld --no-user-group --shell /usr/sbin/nologin "p2nbld$n"
   done
 fi
 

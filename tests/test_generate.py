@@ -156,10 +156,43 @@ def test_systems_follow_the_locks_supported_markers(tmp_path: Path) -> None:
     result = run_p2n("generate", "--project", str(project))
     assert result.returncode == 0, result.stderr
     assert "aarch64-linux: 7, x86_64-linux: 7" in result.stdout
-    assert "darwin" not in (project / "p2n" / "lock.nix").read_text()
+    assert "x86_64-darwin left out: outside the lock's supported-markers" in result.stdout
+    assert "WARNING" not in result.stderr  # the lock says so: nothing is missing
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    assert "#   aarch64-darwin: outside the lock's supported-markers" in lock_nix
+    assert "    aarch64-darwin = {" not in lock_nix and "    x86_64-linux = {" in lock_nix
     refused = run_p2n("generate", "--project", str(project), "--system", "aarch64-darwin")
     assert refused.returncode == 2
     assert "not resolved for aarch64-darwin" in refused.stderr
+
+
+def test_systems_a_package_has_no_file_for_are_left_out(tmp_path: Path) -> None:
+    """One Linux-only wheel (no sdist) must not refuse the lock: its other systems are left out."""
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    _break(
+        project,
+        _ATTRS_FILES,
+        'wheels = [\n    { url = "https://x/attrs-26.1.0-py3-none-manylinux_2_17_x86_64.whl',
+    )
+    result = run_p2n("generate", "--project", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "packages per system: x86_64-linux: 7" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 3, result.stderr
+    assert warnings[0].startswith(
+        "p2n: WARNING: aarch64-darwin left out: package attrs 26.1.0 has no wheel for "
+        "aarch64-darwin with CPython 3.11 and no sdist to build "
+        "(lock has: attrs-26.1.0-py3-none-manylinux_2_17_x86_64.whl)"
+    )
+    assert "required-environments" in warnings[0] and "--system aarch64-darwin" in warnings[0]
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    assert "#   WARNING: x86_64-darwin: package attrs 26.1.0 has no wheel" in lock_nix
+    assert "    aarch64-linux = {" not in lock_nix and "    x86_64-linux = {" in lock_nix
+    assert run_p2n("check", "--project", str(project)).returncode == 0
+    asked = run_p2n("generate", "--project", str(project), "--system", "aarch64-linux")
+    assert asked.returncode == 2
+    assert len(asked.stderr.strip().splitlines()) == 1
+    assert "package attrs 26.1.0 has no wheel for aarch64-linux" in asked.stderr
 
 
 @pytest.mark.parametrize(

@@ -58,3 +58,20 @@ def test_hostile_values_round_trip_through_nix(tmp_path: Path) -> None:
     assert packages["member"]["local"]["path"] == HOSTILE_DIR
     assert packages["app"]["local"]["scripts"] == {HOSTILE_SCRIPT: "app:main"}
     assert data["scripts"] == [HOSTILE_SCRIPT]
+
+
+def test_lock_file_name_is_no_nix_code(tmp_path: Path) -> None:
+    """Issue 13 item 2: Nix evaluates lock.nix and flake.nix of a hostile lock name as data."""
+    from tests.test_hostile_inputs import EVIL_PYLOCK, _pylock_project
+
+    project = _pylock_project(tmp_path, EVIL_PYLOCK)
+    result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert result.returncode == 0, result.stderr
+    evaluated = run_nix(
+        "eval", "--json", "--file", str(project / "p2n" / "lock.nix"), "--apply", "l: l.project"
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout) == "hello-p2n"
+    parsed = run_nix("eval", "--file", str(project / "flake.nix"), "--apply", "f: f.description")
+    assert parsed.returncode == 0, parsed.stderr
+    assert "pwned" not in parsed.stdout + parsed.stderr

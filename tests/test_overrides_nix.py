@@ -94,4 +94,5 @@ def test_failed_native_build_suggests_the_override(
     result = run_nix("build", f"path:{project}#demo-native", *standin_override, "--no-link")
     assert result.returncode != 0
     assert "building demo-native from source failed" in result.stderr
+    assert "cause: a compiler is needed" in result.stderr
     assert "[tool.p2n.packages.demo-native] stdenv = true" in result.stderr

@@ -114,3 +114,39 @@ def test_patchelf_runs_only_for_files_whose_runpath_changes(tmp_path: Path) -> N
     [call] = calls.read_text().splitlines()
     assert call.startswith(f"--set-rpath {libs} ") and call.endswith(ssl.name)
     assert patch_elf.read_dynamic(str(ssl))[1] == [str(libs)]
+
+
+def test_reader_finds_the_interpreter_of_programs_only() -> None:
+    host = host_python()
+    expected = subprocess.run(
+        [_patchelf(), "--print-interpreter", str(host.binary)], capture_output=True, text=True
+    ).stdout.strip()
+    assert expected.startswith("/")
+    assert patch_elf.read_interpreter(str(host.binary)) == expected
+    module = next(host.lib_dynload.glob("_json*.so"))
+    assert patch_elf.read_interpreter(str(module)) is None
+
+
+def test_programs_get_the_nix_loader_and_glibc_on_their_runpath(tmp_path: Path) -> None:
+    """A wheel's program names /lib64/ld-linux-x86-64.so.2: absent in the sandbox and on NixOS."""
+    tree = tmp_path / "out" / "bin"
+    tree.mkdir(parents=True)
+    program = tree / "tool"
+    shutil.copyfile(shutil.which("true") or "/bin/true", program)
+    program.chmod(0o755)
+    subprocess.run([_patchelf(), "--remove-rpath", str(program)], check=True)
+    module = tree / "_json.so"
+    shutil.copyfile(next(host_python().lib_dynload.glob("_json*.so")), module)
+    subprocess.run([_patchelf(), "--remove-rpath", str(module)], check=True)
+    loader = "/nix/store/00000000000000000000000000000000-glibc-2.40/lib/ld-linux-x86-64.so.2"
+
+    changed = patch_elf.patch_tree(str(tmp_path / "out"), "demo", _patchelf(), [], "", loader)
+
+    assert changed == 1
+    assert patch_elf.read_interpreter(str(program)) == loader
+    assert patch_elf.read_dynamic(str(program))[1] == [loader.rsplit("/", 1)[0]]
+    # A library loaded into a process keeps no interpreter and needs no glibc entry.
+    assert patch_elf.read_interpreter(str(module)) is None
+    assert patch_elf.read_dynamic(str(module))[1] == []
+    # Patched once: a second run changes nothing.
+    assert patch_elf.patch_tree(str(tmp_path / "out"), "demo", _patchelf(), [], "", loader) == 0

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from pyproject2nix.errors import InputError
 from pyproject2nix.generate import find_locks
+from pyproject2nix.poetrylock import content_hashes
 from tests.helpers import INDEX_FILES, POETRY_FIXTURES, PYLOCK_FIXTURES, run_p2n
 from tests.support.index import LoopbackIndex
 
@@ -36,7 +39,19 @@ def _project(tmp_path: Path, fixture: str, index: LoopbackIndex, name: str = "")
     for file in ("pyproject.toml", "poetry.lock"):
         path = target / file
         path.write_text(path.read_text().replace("127.0.0.1:8765", f"127.0.0.1:{index.port}"))
+    _rehash(target)
     return target
+
+
+def _rehash(project: Path) -> None:
+    """The content-hash `poetry lock` writes after the source URL moved to this test's port."""
+    lock = project / "poetry.lock"
+    text = lock.read_text()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    old = tomllib.loads(text)["metadata"]["content-hash"]
+    writer = re.search(r"Poetry (\S+)", text.splitlines()[0])
+    new = content_hashes(pyproject, Version(writer.group(1)) if writer else None)[-1]
+    lock.write_text(text.replace(old, new))
 
 
 def _edit_lock(project: Path, old: str, new: str) -> None:
@@ -183,6 +198,16 @@ def test_group_flags_and_check(tmp_path: Path, loopback_index: LoopbackIndex) ->
     assert "p2n-alpha" in (project / "p2n" / "lock.nix").read_text()
     fresh = run_p2n("check", "--project", str(project))
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+    # A dependency added without `poetry lock`: the environment would lack it.
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('python = "^3.9"', 'python = "^3.9"\nsix = "*"')
+    )
+    stale = run_p2n("check", "--project", str(project))
+    assert stale.returncode == 1
+    assert "stale: poetry.lock" in stale.stderr
+    assert "six is not in the lock; run `poetry lock`" in stale.stderr
 
 
 def test_pylock_needs_no_index(tmp_path: Path, loopback_index: LoopbackIndex) -> None:

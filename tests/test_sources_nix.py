@@ -128,8 +128,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, git_repo: Path, index_ur
     )
     _member(root, "member-b", 'NAME = "member-b via member-a"\n', [])
     subprocess.run([uv(), "lock", "--quiet"], cwd=root, check=True, capture_output=True)
-    result = run_p2n("generate", "--project", str(root), "--system", "x86_64-linux")
+    # The git repository is a file:// URL of this machine: an explicit opt-in, noted.
+    result = run_p2n(
+        "generate", "--project", str(root), "--system", "x86_64-linux", "--allow-file-urls"
+    )
     assert result.returncode == 0, result.stderr
+    assert "allowed by --allow-file-urls" in (root / "p2n" / "lock.nix").read_text()
     return root
 
 

@@ -208,7 +208,17 @@ def test_standin_offers_only_the_contract(standin: Path) -> None:
             "s: [ (builtins.attrNames s) (builtins.attrNames s.cc) (builtins.attrNames s.cc.cc) ]",
         ]
     )
-    assert json.loads(stdenv.stdout) == [["cc", "mkDerivation"], ["cc"], ["lib"]]
+    assert json.loads(stdenv.stdout) == [["cc", "mkDerivation"], ["bintools", "cc"], ["lib"]]
+    bintools = nix(
+        [
+            "eval",
+            "--json",
+            f"path:{standin}#legacyPackages.{SYSTEM}.stdenv.cc.bintools",
+            "--apply",
+            "b: [ (builtins.attrNames b) (builtins.baseNameOf b.dynamicLinker) ]",
+        ]
+    )
+    assert json.loads(bintools.stdout) == [["dynamicLinker"], "ld-linux-x86-64.so.2"]
     python_names = nix(
         [
             "eval",
@@ -372,3 +382,65 @@ def test_native_runtime_packages(standin: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("patchelf"), version.stderr
     assert (zlib / "lib" / "libz.so.1").is_file()
     assert {p.name for p in (gcc_lib / "lib").iterdir()} == {"libstdc++.so.6", "libgcc_s.so.1"}
+
+
+# Runs as a builder: a program named with the host's loader, then with nixpkgs'.
+LOADER_PROBE_PY = """\
+import json, os, shutil, subprocess
+report = {}
+program = os.path.join(os.environ["TMPDIR"], "program")
+shutil.copyfile(os.environ["program"], program)
+os.chmod(program, 0o755)
+try:
+    report["host_loader"] = subprocess.run([program]).returncode
+except OSError as exc:
+    report["host_loader"] = type(exc).__name__
+subprocess.run([os.environ["patchelf"], "--set-interpreter", os.environ["dynamicLinker"],
+                program], check=True)
+started = subprocess.run([program], capture_output=True, text=True)
+report["without_runpath"] = started.returncode
+report["without_runpath_error"] = started.stderr
+glibc = os.path.dirname(os.environ["dynamicLinker"])
+subprocess.run([os.environ["patchelf"], "--set-rpath", glibc, program], check=True)
+report["with_runpath"] = subprocess.run([program]).returncode
+with open(os.environ["out"], "w") as out:
+    json.dump(report, out)
+"""
+
+LOADER_FLAKE = """\
+{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs }:
+    let
+      system = "x86_64-linux";
+      pkgs = nixpkgs.legacyPackages.${system};
+    in
+    {
+      packages.${system}.default = derivation {
+        name = "standin-loader-probe";
+        inherit system;
+        builder = pkgs.@python@.interpreter;
+        args = [ ./probe.py ];
+        program = ./program;
+        patchelf = "${pkgs.patchelf}/bin/patchelf";
+        dynamicLinker = pkgs.stdenv.cc.bintools.dynamicLinker;
+      };
+    };
+}
+"""
+
+
+def test_programs_need_the_contracts_loader_in_the_sandbox(
+    tmp_path: Path, standin_override: list[str]
+) -> None:
+    """A host program (interpreter /lib64/ld-linux-x86-64.so.2, as wheels' programs) does not
+    start in the sandbox; with ``stdenv.cc.bintools.dynamicLinker`` and glibc's ``lib/`` on its
+    RUNPATH it does. The stand-in's loader does not search its own directory (nixpkgs' does):
+    stricter, so code passing here also passes with nixpkgs."""
+    (tmp_path / "flake.nix").write_text(LOADER_FLAKE.replace("@python@", PYTHON_ATTR))
+    (tmp_path / "probe.py").write_text(LOADER_PROBE_PY)
+    shutil.copyfile(shutil.which("true") or "/bin/true", tmp_path / "program")
+    built = build([f"path:{tmp_path}"], standin_override, "--no-link")
+    probe = json.loads(Path(built["standin-loader-probe"]).read_text())
+    assert probe["host_loader"] == "FileNotFoundError"
+    assert probe["with_runpath"] == 0

@@ -350,3 +350,39 @@ def test_timestamp_pyc_is_explained_as_a_header_difference(
     assert "source mtime" in difference["detail"]
     assert "body (marshalled code) identical" in difference["detail"]
     assert "pkg/mod.cpython-311.pyc" in result.stdout
+
+
+TMPDIR_FLAKE = """\
+{
+  outputs = { self }: {
+    packages.x86_64-linux.default = builtins.derivation {
+      name = "writes-tmpdir";
+      system = "x86_64-linux";
+      builder = "${./tools}/busybox";
+      args = [ "sh" "-c" "echo x > $TMPDIR/x && ${./tools}/busybox cp $TMPDIR/x $out" ];
+    };
+  };
+}
+"""
+
+
+def test_same_store_works_without_the_sandbox(tmp_path: Path) -> None:
+    """Debian's nix-bin builds with ``sandbox = false``: builders then run as build users in
+    directories under verify's own temporary directory, and write there by absolute path
+    (``$TMPDIR``, as install_wheel.py does): they must be able to enter it."""
+    flake = tmp_path / "tmpdir-flake"
+    (flake / "tools").mkdir(parents=True)
+    shutil.copy(BUSYBOX, flake / "tools" / "busybox")
+    (flake / "flake.nix").write_text(TMPDIR_FLAKE)
+    config = os.environ.get("NIX_CONFIG", "").replace("sandbox = true", "sandbox = false")
+    env = {**os.environ, "NIX_CONFIG": config + "\nsandbox = false"}
+    env.pop("TMPDIR", None)  # the system's /tmp, as a user's (pytest's tmp_path is 0700)
+    result = subprocess.run(
+        [sys.executable, "-m", "pyproject2nix", "verify", f"path:{flake}", "--same-store", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

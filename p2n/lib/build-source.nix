@@ -15,7 +15,10 @@
   script runs as the build phase of nixpkgs' `stdenv.mkDerivation`, which
   brings a C compiler and puts `buildInputs`/`nativeBuildInputs` in reach.
   `patches` (files) are applied with nixpkgs' `patch -p1` before building;
-  `env` adds environment variables.
+  `env` adds environment variables. `pretendVersion` (the version p2n found
+  at generate time: the lock's, or what a local package's backend computed
+  from git) is handed to the version plugins, which find no `.git` here
+  (build_wheel.py sets their override variables).
 */
 let
   inherit (import ./fetch.nix) fetchFile;
@@ -40,6 +43,7 @@ in
       nativeBuildInputs ? [ ],
       env ? { },
       extraAttrs ? { },
+      pretendVersion ? null,
     }:
     let
       attrs = {
@@ -67,6 +71,7 @@ in
         PYTHONDONTWRITEBYTECODE = "1";
       }
       // (if subdirectory != null then { inherit subdirectory; } else { })
+      // (if pretendVersion != null then { inherit pretendVersion; } else { })
       // (
         if patches != [ ] then
           {

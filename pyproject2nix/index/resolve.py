@@ -57,7 +57,9 @@ def fill_missing_files(
 ) -> tuple[Lock, tuple[str, ...]]:
     """Give index packages that some target needs but the lock lists no files for their files.
 
-    Refused (before any request) unless ``trust_index_hashes``: the hashes
+    A package pinned by hashes alone (requirements.txt, Pipfile.lock) gets the
+    index's files of its version whose sha256 the lock lists. Others are
+    refused (before any request) unless ``trust_index_hashes``: the hashes
     then come from the index alone.
     """
     empty = sorted(
@@ -70,10 +72,11 @@ def fill_missing_files(
     )
     if not empty:
         return lock, ()
-    if not trust_index_hashes:
+    unpinned = [p for p in empty if not p.pinned_sha256]
+    if unpinned and not trust_index_hashes:
         raise InputError(
             f"{lock.path}: the lock lists no files, so no hashes, for "
-            f"{_list([_label(p) for p in empty])}; re-lock with a current tool to record them, "
+            f"{_list([_label(p) for p in unpinned])}; re-lock with a current tool to record them, "
             "or pass --trust-index-hashes to take files and sha256 from the index"
         )
     requests = {
@@ -90,6 +93,8 @@ def fill_missing_files(
     trusted: list[str] = []
     for package in empty:
         files = _files_of(pages[(package.source.location, package.name)], package)
+        if package.pinned_sha256:
+            files = [f for f in files if f.sha256 in package.pinned_sha256]
         wheels = []
         sdist: Artifact | None = None
         for found in files:
@@ -100,13 +105,20 @@ def fill_missing_files(
                 wheels.append(Wheel(found.url, found.sha256, found.filename, tags=tags))
             elif sdist is None:
                 sdist = Artifact(found.url, found.sha256, found.filename)
+        if not wheels and sdist is None and package.pinned_sha256:
+            raise IndexQueryError(
+                f"{lock.path}: index {display_url(package.source.location)} lists no file of "
+                f"{_label(package)} with a sha256 the lock pins; was it deleted, or locked "
+                "against another index? Re-lock"
+            )
         if not wheels and sdist is None:
             raise IndexQueryError(
                 f"{lock.path}: index {display_url(package.source.location)} lists no file "
                 f"with a sha256 for {_label(package)}; re-lock against an index that has it"
             )
         replaced[id(package)] = replace(package, wheels=tuple(wheels), sdist=sdist)
-        trusted.append(f"{_label(package)}: every file (the lock lists none)")
+        if not package.pinned_sha256:
+            trusted.append(f"{_label(package)}: every file (the lock lists none)")
     packages = tuple(replaced.get(id(p), p) for p in lock.packages)
     return replace(lock, packages=packages), tuple(trusted)
 

@@ -10,8 +10,18 @@ from pathlib import Path
 
 import click
 
+from ..errors import InputError
 from .core import NotReproducible, VerifyOptions, verify
-from .report import render_json, render_junit, render_table, verdict_text, write_atomically
+from .perturb import NAMES as PERTURBATIONS
+from .perturb import parse_names as parse_perturbations
+from .report import (
+    check_writable,
+    render_json,
+    render_junit,
+    render_table,
+    verdict_text,
+    write_atomically,
+)
 
 SAME_STORE_HELP = (
     "Cheaper: build once in one store (the default store, or --store-a), then rebuild every "
@@ -37,9 +47,17 @@ SAME_STORE_HELP = (
 @click.option("--store-b", metavar="URL", help="Store for the second build (as --store-a).")
 @click.option("--same-store", is_flag=True, help=SAME_STORE_HELP)
 @click.option(
+    "--perturb",
+    "perturb_list",
+    metavar="LIST",
+    help="Comma-separated variations of the second build (default: every one this machine "
+    f"and store allow): {', '.join(PERTURBATIONS)}. Naming one that cannot apply here is an "
+    "error. See docs/verify.md.",
+)
+@click.option(
     "--no-perturb",
     is_flag=True,
-    help="Do not vary build dir, cores and max-jobs in the second build (the clock still moves).",
+    help="Vary nothing in the second build but the clock.",
 )
 @click.option(
     "--override-input",
@@ -80,6 +98,7 @@ def verify_command(
     store_a: str | None,
     store_b: str | None,
     same_store: bool,
+    perturb_list: str | None,
     no_perturb: bool,
     override_input: tuple[tuple[str, str], ...],
     json_file: Path | None,
@@ -95,23 +114,34 @@ def verify_command(
     \b
     The build closure is realised in two fresh stores; fetches (fixed-output
     derivations) are realised once and copied into both. The second build runs
-    at least a second later with a different build directory, cores and
-    max-jobs. Every other derivation's output NAR hash is compared; for each
-    that differs the files and the reason are shown, and whether it differs on
-    its own or only because an input differs (inherited).
+    at least a second later and varies build directory, cores, max-jobs, CPU
+    affinity, kernel release, time zone, build user, directory order (disorderfs)
+    and host name where this machine and the store allow it (--perturb); the
+    report names what was varied and what was not. Every other derivation's
+    output NAR hash is compared; for each that differs the files and the
+    reason are shown, and whether it differs on its own or only because an
+    input differs (inherited).
 
     \b
     Exit codes: 0 all reproducible, 1 something differs or failed to build,
     2 bad input or usage.
     """
+    for report_file in (json_file, junit_file):
+        if report_file is not None:
+            check_writable(report_file)
     nix_args = tuple(arg for pair in override_input for arg in ("--override-input", *pair))
+    if no_perturb and perturb_list is not None:
+        raise InputError("--perturb and --no-perturb contradict each other; give one")
+    perturb: frozenset[str] | None = frozenset() if no_perturb else None
+    if perturb_list is not None:
+        perturb = parse_perturbations(perturb_list)
     options = VerifyOptions(
         installable=installable,
         nix_args=nix_args,
         store_a=store_a,
         store_b=store_b,
         same_store=same_store,
-        perturb=not no_perturb,
+        perturb=perturb,
         keep=keep,
         use_diffoscope=not no_diffoscope,
         max_files=max_files,

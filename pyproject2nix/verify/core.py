@@ -9,6 +9,8 @@ from inherited nondeterminism. Same store (``--same-store``): one build, then
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import time
 from collections.abc import Callable
@@ -35,11 +37,11 @@ from .model import (
     FileDifference,
     Origin,
     OutputResult,
-    Perturbation,
     Plan,
     Status,
     VerifyReport,
 )
+from .perturb import Host, PerturbationPlan, plan_perturbations
 from .plan import make_plan
 from .stores import (
     RunSettings,
@@ -47,10 +49,9 @@ from .stores import (
     Workspace,
     build,
     chroot_store,
-    describe_perturbations,
     fetch_fixed_outputs,
+    make_runs,
     parse_store,
-    run_settings,
     seed_store,
     wait_for_clock_gap,
 )
@@ -75,7 +76,7 @@ class VerifyOptions:
     store_a: str | None = None
     store_b: str | None = None
     same_store: bool = False
-    perturb: bool = True
+    perturb: frozenset[str] | None = None  # None: every perturbation this host allows
     keep: bool = False
     use_diffoscope: bool = True
     max_files: int = 50
@@ -211,8 +212,11 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
     for store, given in ((store_a, options.store_a), (store_b, options.store_b)):
         if given:
             _ensure_fresh(store, plan)
-    run_a, run_b = run_settings(workspace, perturb=options.perturb)
-    perturbations = describe_perturbations(run_a, run_b)
+    perturbation_plan = plan_perturbations(
+        options.perturb,
+        Host.detect(local_builds=store_b.root is not None, sandboxed=True),
+    )
+    run_a, run_b = make_runs(workspace, perturbation_plan)
 
     started = time.monotonic()
     failed_fetches: set[str] = set()
@@ -271,7 +275,7 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
         ),
     )
     context.timed("compare", started)
-    return _report(plan, context, "separate-stores", store_a, store_b, perturbations, results)
+    return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
 
 
 def _log_reader(store: Store) -> Callable[[str], str]:
@@ -292,9 +296,7 @@ def _check_rebuild(
 
     True: differs again; False: identical; None: the rebuild itself failed.
     """
-    check_settings = RunSettings(
-        "check", settings.nix_settings, context.workspace.directory("tmp-check")
-    )
+    check_settings = dataclasses.replace(settings, label="check")
     result = build_check(derivation, store, check_settings, context, keep_failed=False)
     if result.returncode == 0:
         return False
@@ -319,6 +321,7 @@ def build_check(
         check=True,
         keep_failed=keep_failed,
         env=settings.env(),
+        wrapper=settings.wrapper,
         on_stderr_line=context.nix_lines("check"),
     )
 
@@ -326,8 +329,8 @@ def build_check(
 def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
     options, progress, workspace = context.options, context.progress, context.workspace
     store = parse_store(options.store_a) if options.store_a else Store(None)
-    run_a, run_b = run_settings(workspace, perturb=options.perturb)
-    perturbations = describe_perturbations(run_a, run_b)
+    perturbation_plan = plan_perturbations(options.perturb, _same_store_host(store))
+    run_a, run_b = make_runs(workspace, perturbation_plan)
 
     progress(f"p2n verify: build in {store} (if not built yet)")
     started = time.monotonic()
@@ -346,7 +349,7 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
     wait_for_clock_gap(finished)
 
     started = time.monotonic()
-    check_settings = RunSettings(RUN_B, run_b.nix_settings, workspace.directory("tmp-check"))
+    check_settings = run_b
     results: list[DerivationResult] = []
     for derivation in plan.built():
         outputs_a = output_results(derivation, infos, infos)
@@ -361,7 +364,16 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         result = build_check(derivation, store, check_settings, context, keep_failed=True)
         results.append(_same_store_result(derivation, outputs_a, result, context))
     context.timed("build_b_and_compare", started)
-    return _report(plan, context, "same-store", store, store, perturbations, results)
+    return _report(plan, context, "same-store", store, store, perturbation_plan, results)
+
+
+def _same_store_host(store: Store) -> Host:
+    """Whether the one store's builds are this process's children, and sandboxed."""
+    if store.root is not None:
+        return Host.detect(local_builds=True, sandboxed=True)
+    local = store.url in (None, "local") and os.geteuid() == 0
+    local = local and os.environ.get("NIX_REMOTE", "") in ("", "local")
+    return Host.detect(local_builds=local, sandboxed=nixcli.config_value("sandbox") != "false")
 
 
 def _same_store_result(
@@ -424,7 +436,7 @@ def _report(
     mode: str,
     store_a: Store,
     store_b: Store,
-    perturbations: tuple[Perturbation, ...],
+    perturbations: PerturbationPlan,
     results: list[DerivationResult],
 ) -> VerifyReport:
     return VerifyReport(
@@ -434,7 +446,8 @@ def _report(
         store_a=str(store_a),
         store_b=str(store_b),
         kept=str(context.workspace.root) if context.options.keep else None,
-        perturbations=perturbations,
+        perturbations=perturbations.applied,
+        not_perturbed=perturbations.not_applied,
         results=tuple(results),
         fixed_outputs=tuple(plan.derivations[path] for path in plan.fixed_outputs),
         timings=context.timings,

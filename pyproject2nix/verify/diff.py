@@ -238,6 +238,7 @@ def run_diffoscope(root_a: Path, root_b: Path) -> str | None:
         "yes",
         "--max-text-report-size",
         str(DIFFOSCOPE_MAX_BYTES),
+        "--",
         str(root_a),
         str(root_b),
     ]

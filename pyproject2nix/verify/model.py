@@ -73,6 +73,14 @@ class Perturbation:
     how: str
 
 
+@dataclass(frozen=True)
+class NotPerturbed:
+    """A variation the second build does not apply, and why (missing tool, fixed by Nix…)."""
+
+    name: str
+    reason: str
+
+
 class Status(StrEnum):
     """Verdict for one derivation."""
 
@@ -158,6 +166,7 @@ class VerifyReport:
     results: tuple[DerivationResult, ...]
     fixed_outputs: tuple[Derivation, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    not_perturbed: tuple[NotPerturbed, ...] = ()
 
     def count(self, status: Status) -> int:
         return sum(1 for result in self.results if result.status is status)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import OutputError
 from .model import DerivationResult, Failure, Origin, Status, VerifyReport
+from .perturb import FIXED_BY_NIX
 
 SCHEMA = "p2n.verify/1"
 WHY_LINES = 12  # lines of explanation per differing derivation in the table
@@ -82,16 +83,22 @@ def render_table(report: VerifyReport) -> str:
     """The human summary: one row per derivation, why things differ, the verdict."""
     mode = "same store, --check" if report.mode == "same-store" else "separate stores"
     perturbed = ", ".join(
-        f"{p.name} {p.value_a} → {p.value_b}"
-        for p in report.perturbations
-        if p.name not in ("clock", "environment")
+        f"{p.name} {p.value_a} → {p.value_b}" for p in report.perturbations if p.name != "clock"
     )
     lines = [
         f"p2n verify {report.installable} ({mode}; second build later"
         + (f", {perturbed}" if perturbed else ", no other perturbation")
         + ")",
-        "",
     ]
+    fixed = [item.name for item in report.not_perturbed if item.name in FIXED_BY_NIX]
+    lines += [
+        f"  not varied: {item.name}: {item.reason}"
+        for item in report.not_perturbed
+        if item.name not in FIXED_BY_NIX
+    ]
+    if fixed:
+        lines.append(f"  fixed by Nix for every build: {', '.join(fixed)}")
+    lines.append("")
     rows = [("STATUS", "DERIVATION", "DETAIL")]
     rows += [
         (result.status.value, result.derivation.name, detail_text(result, report))
@@ -157,6 +164,7 @@ def to_json_data(report: VerifyReport) -> dict[str, Any]:
             {"name": p.name, "a": p.value_a, "b": p.value_b, "how": p.how}
             for p in report.perturbations
         ],
+        "not_perturbed": [{"name": p.name, "reason": p.reason} for p in report.not_perturbed],
         "summary": {
             "derivations": len(report.results),
             "reproducible": report.count(Status.REPRODUCIBLE),
@@ -238,12 +246,16 @@ def render_junit(report: VerifyReport) -> str:
         },
     )
     properties = ET.SubElement(suite, "properties")
-    for key, value in [
-        ("mode", report.mode),
-        ("derivation", report.top),
-        ("store_a", report.store_a),
-        ("store_b", report.store_b),
-    ] + [(f"perturbation.{p.name}", f"{p.value_a} -> {p.value_b}") for p in report.perturbations]:
+    for key, value in (
+        [
+            ("mode", report.mode),
+            ("derivation", report.top),
+            ("store_a", report.store_a),
+            ("store_b", report.store_b),
+        ]
+        + [(f"perturbation.{p.name}", f"{p.value_a} -> {p.value_b}") for p in report.perturbations]
+        + [(f"not_perturbed.{p.name}", p.reason) for p in report.not_perturbed]
+    ):
         ET.SubElement(properties, "property", {"name": key, "value": value})
     for result in report.results:
         name = result.derivation.name
@@ -278,6 +290,16 @@ def _junit_body(result: DerivationResult) -> str:
     if result.diffoscope:
         parts.append("diffoscope:\n" + result.diffoscope)
     return "\n\n".join(parts)
+
+
+def check_writable(path: Path) -> None:
+    """Fail before a long run, not after it, when a report file cannot be written there."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        os.unlink(temporary)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror}; check the directory") from error
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -21,11 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .. import nixcli
 from ..errors import InputError
-from .model import RUN_A, RUN_B, Perturbation, Plan
-
-BUILD_DIR_A = "/build"  # Nix's default sandbox-build-dir: what the user's own builds see
-BUILD_DIR_B = "/build-p2n-b"
-MIN_CLOCK_GAP_SECONDS = 1.0
+from .model import RUN_A, RUN_B, Plan
+from .perturb import MIN_CLOCK_GAP_SECONDS, PerturbationPlan
 
 LineSink = Callable[[str], None]
 
@@ -77,6 +75,7 @@ class RunSettings:
     label: str
     nix_settings: dict[str, str]
     tmpdir: Path
+    wrapper: tuple[str, ...] = ()  # argv prefix of nix-store (taskset, unshare)
 
     def env(self) -> dict[str, str]:
         # Nix makes its build directories under TMPDIR; unsandboxed builders see that path.
@@ -90,18 +89,75 @@ class Workspace:
     root: Path
     keep: bool
     extra_paths: list[Path] = field(default_factory=list)  # e.g. .check copies in a user store
+    mounts: list[Path] = field(default_factory=list)  # disorderfs mount points
 
     @classmethod
     def create(cls, *, keep: bool) -> Workspace:
-        return cls(Path(tempfile.mkdtemp(prefix="p2n-verify-")), keep)
+        root = Path(tempfile.mkdtemp(prefix="p2n-verify-"))
+        # Without the sandbox (Debian's default sandbox = false), builds run as the nixbld
+        # users in build directories under the run's TMPDIR, inside this 0700 directory:
+        # let them traverse it (not list it), or every builder fails with EACCES.
+        root.chmod(0o711)
+        return cls(root, keep)
 
     def directory(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def mount_disorderfs(self, mountpoint: Path) -> None:
+        """Mount at ``mountpoint`` an empty directory whose every listing comes back reversed."""
+        # --multi-user acts with each caller's uid, so the build users must reach the
+        # backing directory: under a world-traversable temp dir, not a private one.
+        parent = self.root.parent
+        reachable = all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents))
+        backing = Path(
+            tempfile.mkdtemp(prefix="p2n-verify-order-", dir=parent if reachable else "/tmp")
+        )
+        backing.chmod(0o755)
+        self.extra_paths.append(backing)
+        try:
+            subprocess.run(
+                [
+                    "disorderfs",
+                    "--quiet",
+                    "--multi-user=yes",  # the build users read and write through it
+                    "--reverse-dirents=yes",
+                    "--shuffle-dirents=no",
+                    "-o",
+                    "allow_other",
+                    str(backing),
+                    str(mountpoint),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.CalledProcessError) as error:
+            detail = getattr(error, "stderr", "") or str(error)
+            raise InputError(
+                f"file-order: cannot mount disorderfs on {mountpoint}: {detail.strip()}; "
+                "drop file-order from --perturb"
+            ) from error
+        self.mounts.append(mountpoint)
+
+    def unmount(self) -> None:
+        """Unmount disorderfs (always, even with ``keep``: a mount outlives no run)."""
+        while self.mounts:
+            mountpoint = self.mounts.pop()
+            for command in (["fusermount3", "-u", "-z"], ["umount", "-l"]):
+                if shutil.which(command[0]) is None:
+                    continue
+                done = subprocess.run(
+                    [*command, str(mountpoint)], capture_output=True, stdin=subprocess.DEVNULL
+                )
+                if done.returncode == 0:
+                    break
+
     def cleanup(self) -> None:
         """Remove everything this run made, unless ``keep``."""
+        self.unmount()
         if self.keep:
             return
         for path in [*self.extra_paths, self.root]:
@@ -130,90 +186,13 @@ def _make_writable(directory: Path) -> None:
         pass  # not ours (e.g. the store directory itself): rmtree reports what matters
 
 
-MAX_JOBS_CAP = 8
-
-
-def run_settings(workspace: Workspace, *, perturb: bool) -> tuple[RunSettings, RunSettings]:
-    """Settings of run A (the reference) and run B (perturbed unless ``perturb`` is False)."""
-    cpus = os.cpu_count() or 1
-    # Both runs build everything themselves: a binary cache or a remote builder's
-    # store would hand both the same old output and prove nothing.
-    no_reuse = {"substitute": "false", "builders": ""}
-    # Both runs build independent derivations in parallel (a serial run A made
-    # verify cost ~1.6 plain builds more); B runs more at once than A. Capped
-    # below Debian's 10 build users: a build that gets none waits 5 s.
-    jobs_a = min(max(1, cpus), MAX_JOBS_CAP)
-    jobs_b = min(max(2, 2 * cpus), MAX_JOBS_CAP)
-    settings_a = {
-        "sandbox-build-dir": BUILD_DIR_A,
-        "cores": "1",
-        "max-jobs": str(jobs_a),
-        **no_reuse,
-    }
-    settings_b = dict(settings_a)
-    if perturb:
-        settings_b.update(
-            {
-                "sandbox-build-dir": BUILD_DIR_B,
-                "cores": str(max(2, cpus)),
-                "max-jobs": str(max(jobs_b, jobs_a + 1)),
-            }
-        )
-    run_a = RunSettings(RUN_A, settings_a, workspace.directory("tmp-a"))
-    # A longer, different host temp dir: what an unsandboxed builder sees as its build dir.
-    tmp_b = "tmp-b-p2n-second-build" if perturb else "tmp-b"
-    run_b = RunSettings(RUN_B, settings_b, workspace.directory(tmp_b))
-    return run_a, run_b
-
-
-def describe_perturbations(run_a: RunSettings, run_b: RunSettings) -> tuple[Perturbation, ...]:
-    """What differs between the runs, for the report (clock and stores always differ)."""
-    a, b = run_a.nix_settings, run_b.nix_settings
-    perturbations = [
-        Perturbation(
-            "clock",
-            "first build",
-            f"starts at least {MIN_CLOCK_GAP_SECONDS:g} s after the first build finished",
-            "time stamps written during the build differ",
-        )
-    ]
-    if a["sandbox-build-dir"] != b["sandbox-build-dir"]:
-        perturbations.append(
-            Perturbation(
-                "build-dir",
-                a["sandbox-build-dir"],
-                b["sandbox-build-dir"],
-                "sandbox-build-dir setting; the builder sees it as its working directory "
-                "and in NIX_BUILD_TOP, TMPDIR, TEMPDIR, TMP, TEMP "
-                f"(unsandboxed builds: host temp dir {run_a.tmpdir.name} vs {run_b.tmpdir.name})",
-            )
-        )
-    if a["cores"] != b["cores"]:
-        perturbations.append(
-            Perturbation(
-                "cores", a["cores"], b["cores"], "cores setting; builder sees NIX_BUILD_CORES"
-            )
-        )
-    if a["max-jobs"] != b["max-jobs"]:
-        perturbations.append(
-            Perturbation(
-                "max-jobs",
-                a["max-jobs"],
-                b["max-jobs"],
-                "max-jobs setting; independent derivations build concurrently (load, ordering)",
-            )
-        )
-    if len(perturbations) > 1:
-        perturbations.append(
-            Perturbation(
-                "environment",
-                "NIX_BUILD_TOP, TMPDIR…, NIX_BUILD_CORES of run A",
-                "those of run B",
-                "Nix clears the builder's environment and sets every other variable "
-                "(HOME, PATH, TERM, NIX_STORE…) itself, so only these can vary",
-            )
-        )
-    return tuple(perturbations)
+def make_runs(workspace: Workspace, plan: PerturbationPlan) -> tuple[RunSettings, RunSettings]:
+    """Run A's and run B's settings; mounts disorderfs over B's temp dir when asked."""
+    run_a = RunSettings(RUN_A, plan.settings_a, workspace.directory("tmp-a"))
+    tmpdir_b = workspace.directory(plan.tmpdir_b_name)
+    if plan.file_order:
+        workspace.mount_disorderfs(tmpdir_b)
+    return run_a, RunSettings(RUN_B, plan.settings_b, tmpdir_b, plan.wrapper_b)
 
 
 def wait_for_clock_gap(finished_at: float) -> None:
@@ -258,5 +237,6 @@ def build(
         store=store.url,
         settings=settings.nix_settings,
         env=settings.env(),
+        wrapper=settings.wrapper,
         on_stderr_line=on_line,
     )

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 
 def uv() -> str:
@@ -44,7 +45,10 @@ def build_sdist(source: Path, out_dir: Path, scratch: Path) -> Path:
 
 
 def write_simple_index(files: list[Path], root: Path) -> None:
-    """``root/simple/<name>/index.html`` and ``root/files/<file>`` for each file."""
+    """``root/simple/<name>/index.html`` and ``root/files/<file>`` for each file.
+
+    Links quote file names, as PyTorch's index does (``torch-2.5.1%2Bcpu-…``).
+    """
     (root / "files").mkdir(parents=True, exist_ok=True)
     by_project: dict[str, list[Path]] = {}
     for file in files:
@@ -55,7 +59,7 @@ def write_simple_index(files: list[Path], root: Path) -> None:
         page = root / "simple" / project
         page.mkdir(parents=True)
         links = "".join(
-            f'<a href="../../files/{html.escape(f.name)}#sha256='
+            f'<a href="../../files/{html.escape(quote(f.name))}#sha256='
             f'{hashlib.sha256(f.read_bytes()).hexdigest()}">{html.escape(f.name)}</a>\n'
             for f in project_files
         )

@@ -260,6 +260,13 @@ def make_standin(dest: Path, *, bytecode: bool = True) -> Path:
         libraries[soname] = glibc_dir / soname
     for soname, path in libraries.items():
         shutil.copyfile(path, libs_dir / soname)
+    # glibc as nixpkgs packages it: the loader beside libc.so.6 and its companions in lib/,
+    # so programs given this loader (stdenv.cc.bintools.dynamicLinker) can find glibc.
+    glibc_package = dest / "pkgs" / "glibc" / "lib"
+    glibc_package.mkdir(parents=True)
+    for soname in sorted(_GLIBC_SONAMES):
+        if soname in libraries:
+            shutil.copyfile(libraries[soname], glibc_package / soname)
     # Runtime libraries for wheels' native code, as nixpkgs packages them.
     for package, sonames in _RUNTIME_PACKAGES.items():
         package_dir = dest / "pkgs" / package / "lib"
@@ -277,6 +284,7 @@ def make_standin(dest: Path, *, bytecode: bool = True) -> Path:
         ).stdout.strip()
     )
     shutil.copyfile(loader, libs_dir / loader.name)
+    shutil.copyfile(loader, glibc_package / loader.name)
 
     for path in dest.rglob("*"):
         if path.is_file() and not path.is_symlink():
@@ -292,7 +300,7 @@ def make_standin(dest: Path, *, bytecode: bool = True) -> Path:
         "--set-rpath",
         "$ORIGIN",
         *sorted(p for p in libs_dir.iterdir() if p.name not in _GLIBC_SONAMES | {loader.name}),
-        *sorted((dest / "pkgs").glob("*/lib/*")),
+        *sorted(p for p in (dest / "pkgs").glob("*/lib/*") if p.parent != glibc_package),
     )
     (dest / "build-python.py").write_text(_BUILD_PYTHON)
     (dest / "flake.nix").write_text(
@@ -431,6 +439,9 @@ _FLAKE_NIX = """\
       # nixpkgs' stdenv.cc.cc.lib: libstdc++ and libgcc_s of the compiler, in lib/.
       gccLib = copyOf "gcc-standin-lib" "gcc-lib";
       zlib = copyOf "zlib-standin" "zlib";
+      # glibc: the host's loader and libraries. Its loader searches the host's /lib, not
+      # its own directory (nixpkgs' does): a program finds glibc only through a RUNPATH.
+      glibc = copyOf "glibc-standin" "glibc";
 
       # A host tool as a package: bin/<tool>, the host's binary run by the copied loader.
       hostTool = tool: expose (derivation {
@@ -499,7 +510,14 @@ _FLAKE_NIX = """\
       legacyPackages.${system} = {
         @attr@ = python;
         inherit mkShell patchelf patch zlib;
-        stdenv = { cc = { cc = { lib = gccLib; }; }; inherit mkDerivation; };
+        stdenv = {
+          cc = {
+            cc = { lib = gccLib; };
+            # The path of the ELF interpreter of nixpkgs' programs (a string with context).
+            bintools = { dynamicLinker = "${glibc}/lib/@loader@"; };
+          };
+          inherit mkDerivation;
+        };
       };
     };
 }

@@ -1,0 +1,122 @@
+"""Which perturbations the second build applies, where, and why not (no Nix)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pyproject2nix.errors import InputError
+from pyproject2nix.verify.perturb import (
+    BUILD_DIR_A,
+    BUILD_DIR_B,
+    FIXED_BY_NIX,
+    NAMES,
+    Host,
+    PerturbationPlan,
+    parse_names,
+    plan_perturbations,
+)
+
+LOCAL_ROOT = Host(
+    local_builds=True,
+    sandboxed=True,
+    root=True,
+    cpus=2,
+    kernel_release="6.1.0",
+    hostname="ci",
+    tools=frozenset({"taskset", "unshare", "disorderfs", "fusermount3"}),
+    fuse=True,
+    timezone_file=Path("/usr/share/zoneinfo/Asia/Kathmandu"),
+    build_group_uids={"nixbld": (990, 991, 992), "p2nbld": tuple(range(980, 988))},
+)
+
+
+def names(plan: PerturbationPlan) -> list[str]:
+    return [p.name for p in plan.applied]
+
+
+def test_every_allowed_perturbation_applies_by_default() -> None:
+    plan = plan_perturbations(None, LOCAL_ROOT)
+    assert names(plan) == ["clock", *[n for n in NAMES if n != "hostname"]]
+    a, b = plan.settings_a, plan.settings_b
+    assert a["sandbox-build-dir"] == BUILD_DIR_A and b["sandbox-build-dir"] == BUILD_DIR_B
+    assert (a["cores"], b["cores"]) == ("1", "2")
+    assert int(b["max-jobs"]) > int(a["max-jobs"])
+    assert int(b["max-jobs"]) <= 8  # one build user each: p2nbld has eight
+    assert b["impersonate-linux-26"] == "true" and "impersonate-linux-26" not in a
+    assert b["extra-sandbox-paths"] == "/etc/localtime=/usr/share/zoneinfo/Asia/Kathmandu?"
+    assert b["build-users-group"] == "p2nbld" and "build-users-group" not in a
+    assert plan.wrapper_b == ("taskset", "--cpu-list", "0")
+    assert plan.file_order
+    for settings in (a, b):  # never a binary cache's or a remote builder's copy
+        assert (settings["substitute"], settings["builders"]) == ("false", "")
+    not_applied = {item.name: item.reason for item in plan.not_applied}
+    assert set(not_applied) == {"hostname", "environment", "umask"}
+    assert "localhost" in not_applied["hostname"]
+
+
+def test_max_jobs_stays_within_the_second_group() -> None:
+    host = dataclasses.replace(LOCAL_ROOT, build_group_uids={"p2nbld": (980, 981)})
+    plan = plan_perturbations(None, host)
+    assert "max-jobs" not in names(plan) and "build-user" in names(plan)
+    assert plan.settings_b["max-jobs"] == "2"
+    assert "2 build users" in {i.name: i.reason for i in plan.not_applied}["max-jobs"]
+
+
+def test_no_perturb_keeps_only_the_clock() -> None:
+    plan = plan_perturbations(frozenset(), LOCAL_ROOT)
+    assert names(plan) == ["clock"]
+    assert plan.settings_a == plan.settings_b
+    assert plan.wrapper_b == () and not plan.file_order
+
+
+def test_hostname_needs_an_unsandboxed_local_build() -> None:
+    host = dataclasses.replace(LOCAL_ROOT, sandboxed=False)
+    plan = plan_perturbations(frozenset({"hostname", "cpus"}), host)
+    assert names(plan) == ["clock", "cpus", "hostname"]
+    assert plan.wrapper_b[:3] == ("unshare", "--uts", "--")
+    assert plan.wrapper_b[-3:] == ("taskset", "--cpu-list", "0")  # both wrap nix-store
+    # Unsandboxed builders read the host's /etc/localtime in both runs.
+    assert "timezone" in {item.name for item in plan_perturbations(None, host).not_applied}
+
+
+def test_remote_store_gets_only_what_travels_as_settings() -> None:
+    remote = dataclasses.replace(LOCAL_ROOT, local_builds=False)
+    plan = plan_perturbations(None, remote)
+    assert names(plan) == ["clock", "build-dir", "cores", "max-jobs", "kernel", "timezone"]
+    reasons = {item.name: item.reason for item in plan.not_applied}
+    for name in ("cpus", "build-user", "file-order", "hostname"):
+        assert "remote store" in reasons[name]
+
+
+@pytest.mark.parametrize(
+    ("change", "name", "reason"),
+    [
+        ({"tools": frozenset({"taskset"})}, "file-order", "disorderfs not found"),
+        ({"fuse": False}, "file-order", "no /dev/fuse"),
+        ({"root": False}, "build-user", "only root"),
+        ({"build_group_uids": {"nixbld": (990,)}}, "build-user", "no group p2nbld"),
+        ({"cpus": 1}, "cpus", "one CPU"),
+        ({"timezone_file": None}, "timezone", "tzdata"),
+    ],
+)
+def test_missing_tool_is_reported_and_an_explicit_request_fails(
+    change: dict[str, object], name: str, reason: str
+) -> None:
+    host = dataclasses.replace(LOCAL_ROOT, **change)  # type: ignore[arg-type]
+    plan = plan_perturbations(None, host)
+    assert name not in names(plan)
+    assert reason in {item.name: item.reason for item in plan.not_applied}[name]
+    with pytest.raises(InputError, match=f"--perturb {name}: not possible here: .*{reason}"):
+        plan_perturbations(frozenset({name}), host)
+
+
+def test_perturb_list_parsing() -> None:
+    assert parse_names("cpus, kernel,,") == {"cpus", "kernel"}
+    with pytest.raises(InputError, match="unknown perturbation 'locale'"):
+        parse_names("cpus,locale")
+    for fixed in FIXED_BY_NIX:
+        with pytest.raises(InputError, match=f"--perturb {fixed}: cannot be varied"):
+            parse_names(fixed)
