@@ -285,7 +285,16 @@ def generate(
     else:
         click.echo("p2n: generated files are up to date")
     if (project_dir / ".git").exists() or _inside_git(project_dir):
-        click.echo("p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n")
+        if _git_ignores(project_dir, "p2n/lib/default.nix"):
+            # Python .gitignore templates ignore lib/: `git add p2n` would skip the library.
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files, and a .gitignore rule "
+                "ignores p2n/lib: git add -f flake.nix p2n"
+            )
+        else:
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n"
+            )
 
 
 @cli.command()
@@ -397,6 +406,21 @@ def _progress_line(done: int, total: int) -> None:
 
 def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
+
+
+def _git_ignores(directory: Path, relative: str) -> bool:
+    """True when git's ignore rules cover ``relative`` (so ``git add`` would skip it)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "check-ignore", "-q", "--", relative],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
 
 
 class UsageError(InputError):
