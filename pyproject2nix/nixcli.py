@@ -307,6 +307,26 @@ def dump_path_into(path: str, *, store: str | None, destination: str) -> None:
         raise NixError(f"cannot unpack {path} from {store or 'default store'}: {message[-1:]}")
 
 
+def dump_path(path: str, *, store: str | None) -> bytes:
+    """A store path serialised as a NAR (``nix store dump-path``), in memory."""
+    argv = [nix_binary(), "store", "dump-path", *_store_args(store), path]
+    done = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, env=nix_environment(), check=False
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise NixError(f"cannot dump {path} from {store or 'default store'}: {message[-1:]}")
+    return done.stdout
+
+
+def eval_json(expression: str, *, store: str | None, impure: bool = False) -> Any:
+    """``nix eval --json --expr``; with ``store`` the derivations it names are written there."""
+    args = ["eval", "--json", *_store_args(store), "--expr", expression]
+    if impure:
+        args.append("--impure")
+    return json.loads(run_nix(args).stdout)
+
+
 def build_log(drv_path: str, *, store: str | None) -> str:
     """The stored build log of a derivation (``nix log``), or "" when there is none."""
     result = run_nix(["log", *_store_args(store), "--", drv_path], check=False)

@@ -73,4 +73,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 |
   grep -v -E "^WARNING: Location .* is ignored" || true
+# The schemas of GitHub's action and workflow files, for tests/test_action.py
+# (a test tool, not a dependency of p2n: kept out of pyproject.toml and uv.lock).
+.venv/bin/python -m pip install -q --disable-pip-version-check check-jsonschema==0.39.0 2>&1 |
+  grep -v -E "^WARNING: Location .* is ignored" || true
 .venv/bin/p2n --version >/dev/null
