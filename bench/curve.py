@@ -41,7 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.__main__ import machine, nix_env, remove_tree, tool  # noqa: E402
+from bench.__main__ import compile_p2n, machine, nix_env, remove_tree, tool  # noqa: E402
 from bench.measure import Sample, median, read_timeline, run_measured  # noqa: E402
 from bench.synthetic import write_buildable_project, write_synthetic_project  # noqa: E402
 from tests.support.standin import STANDIN_SYSTEM, host_python, make_standin  # noqa: E402
@@ -370,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench/curve: work directory {work} (command output in {log})", file=sys.stderr)
     points: list[dict[str, Any]] = []
     try:
+        compile_p2n()
         standin = make_standin(work / "standin")
         interpreter = eval_point(interpreter_ref(work), standin, args.runs, work, log)
         for size in sizes:
