@@ -369,40 +369,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     print(f"bench/curve: work directory {work} (command output in {log})", file=sys.stderr)
     points: list[dict[str, Any]] = []
+
+    def write() -> None:
+        """Write what is measured so far (a 1,000-package build may outlast a session)."""
+        text = table(points)
+        document = {
+            "schema": SCHEMA,
+            "machine": machine(),
+            "runs": args.runs,
+            "build_max": args.build_max,
+            "seconds": round(time.monotonic() - started, 1),
+            "points": points,
+            "seconds_per_extra_package": marginal(points),
+            "table": text.splitlines(),
+        }
+        args.json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        title = f"p2n cost by number of packages ({os.cpu_count()} cores, one run of bench/curve)"
+        args.svg.write_text(svg_plot(title, panels(points)))
+
     try:
         compile_p2n()
         standin = make_standin(work / "standin")
         interpreter = eval_point(interpreter_ref(work), standin, args.runs, work, log)
         for size in sizes:
-            print(f"bench/curve: {size} packages", file=sys.stderr, flush=True)
+            print(f"bench/curve: generate and eval, {size} packages", file=sys.stderr, flush=True)
             generated = generate_point(work, size, args.runs, log)
             ref = f"path:{generated.pop('project')}#packages.{STANDIN_SYSTEM}.default.drvPath"
             evaluated = eval_point(ref, standin, args.runs, work, log)
             evaluated["interpreter_only_evaluator_cpu_s"] = interpreter["evaluator_cpu_s"]
             evaluated["interpreter_only_whole_command_s"] = interpreter["whole_command_s"]
-            point: dict[str, Any] = {"packages": size, "generate": generated, "eval": evaluated}
-            if size <= args.build_max:
+            points.append({"packages": size, "generate": generated, "eval": evaluated})
+        write()
+        for point in points:
+            if point["packages"] <= args.build_max:
+                size = point["packages"]
+                print(f"bench/curve: cold build, {size} packages", file=sys.stderr, flush=True)
                 point["build"] = build_point(work, size, standin, log)
-            points.append(point)
+                write()
     finally:
         if args.keep:
             print(f"bench/curve: kept {work}", file=sys.stderr)
         else:
             remove_tree(work)
-    text = table(points)
-    print(text)
-    document = {
-        "schema": SCHEMA,
-        "machine": machine(),
-        "runs": args.runs,
-        "seconds": round(time.monotonic() - started, 1),
-        "points": points,
-        "seconds_per_extra_package": marginal(points),
-        "table": text.splitlines(),
-    }
-    args.json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    title = f"p2n cost by number of packages ({os.cpu_count()} cores, one run of bench/curve)"
-    args.svg.write_text(svg_plot(title, panels(points)))
+    print(table(points))
     print(f"bench/curve: wrote {args.json} and {args.svg}", file=sys.stderr)
     return 0
 
