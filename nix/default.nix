@@ -14,7 +14,8 @@
 
   `mkOutputs { pkgs, system, lock, root }` turns the generated data
   (`lock`, see p2n/lock.nix) for one system into
-  `{ environment, devShell, apps }`; `root` is the project's directory.
+  `{ environment, devShell, apps, images }`; `root` is the project's directory;
+  `images` is `{ image }` (an OCI archive, image.nix) on Linux, `{ }` elsewhere.
 */
 let
   inherit (import ./fetch.nix) fetchFile;
@@ -25,6 +26,7 @@ let
   inherit (import ./build-source.nix) buildFromSource;
   inherit (import ./shell.nix) mkDevShell;
   inherit (import ./installer.nix) mkInstaller;
+  inherit (import ./image.nix) mkImage;
 
   /**
     One package's derivation from its generated entry: a wheel, or local source.
@@ -107,7 +109,7 @@ let
         };
     in
     if entry ? sdist then
-      fromSource (fileOf entry.sdist) null
+      fromSource (fileOf entry.sdist) (entry.subdirectory or null)
     else if entry ? git then
       fromSource (builtins.fetchGit {
         inherit (entry.git) url rev narHash;
@@ -226,9 +228,32 @@ in
         type = "app";
         program = "${environment}/bin/${script}";
       };
+      linux = builtins.elem system [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      # packages.<system>.image on Linux (image.nix).
+      images =
+        if linux then
+          {
+            image = mkImage {
+              inherit python system environment;
+              name = "${lock.project}-image";
+              projectPackages = map (name: packages.${name}) (
+                builtins.filter (name: entries.${name} ? local) (builtins.attrNames entries)
+              );
+              entrypoint =
+                if lock.scripts == [ ] then
+                  [ "${environment}/bin/python" ]
+                else
+                  [ "${environment}/bin/${builtins.head lock.scripts}" ];
+            };
+          }
+        else
+          { };
     in
     {
-      inherit environment devEnvironment packages;
+      inherit environment devEnvironment packages images;
       devShell = mkDevShell {
         inherit pkgs;
         env = devEnvironment;

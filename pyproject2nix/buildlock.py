@@ -279,16 +279,24 @@ class StaleBuildLock(InputError):
 
 
 def uv_command() -> list[str]:
-    """How to run uv: on PATH, else the ``uv`` package of this interpreter."""
+    """How to run uv: the ``uv`` package p2n depends on, else ``uv`` on PATH.
+
+    The package comes first: it is the version p2n declares, and it is there
+    however p2n was installed (pip, pipx, ``uv tool``, p2n's own flake), while
+    PATH holds whatever the user happens to have.
+    """
+    try:
+        from uv import find_uv_bin
+
+        return [find_uv_bin()]
+    except (ImportError, FileNotFoundError):
+        pass
     found = shutil.which("uv")
     if found:
         return [found]
-    candidate = Path(sys.executable).with_name("uv")
-    if candidate.is_file():
-        return [str(candidate)]
     raise InputError(
-        "uv is needed to pin build requirements of packages built from source: "
-        "install it (pip install uv, or see https://docs.astral.sh/uv/)"
+        "uv is needed to pin build requirements of packages built from source and was not "
+        "found (p2n depends on the uv package): reinstall p2n, or put uv on PATH"
     )
 
 
@@ -321,8 +329,12 @@ def resolve(
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # Build requirements are input: a git URL among them must not reach ext:: helpers.
+        env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
+        # uv looks for an interpreter even to lock; naming the one running p2n spares
+        # it the search, whose libc probe fails where the host has no /lib64 loader.
         proc = subprocess.run(
-            [*uv_command(), "lock", "--no-build", "--quiet"],
+            [*uv_command(), "lock", "--no-build", "--quiet", "--python", sys.executable],
             cwd=root,
             capture_output=True,
             text=True,

@@ -74,9 +74,13 @@ def build_system_of_directory(directory: Path, where: str) -> BuildSystem:
     return build_system_from_pyproject(text, where)
 
 
-def build_system_of_sdist(path: Path, where: str) -> BuildSystem:
-    """The build system declared by an sdist file (.tar.gz, .tar.bz2, .zip, ...)."""
-    return build_system_from_pyproject(_top_level_file(path, "pyproject.toml", where), where)
+def build_system_of_sdist(path: Path, where: str, subdirectory: str | None = None) -> BuildSystem:
+    """The build system declared by an sdist file (.tar.gz, .tar.bz2, .zip, ...).
+
+    ``subdirectory``: the project lives there, below the archive's top directory.
+    """
+    name = f"{subdirectory}/pyproject.toml" if subdirectory else "pyproject.toml"
+    return build_system_from_pyproject(_top_level_file(path, name, where), where)
 
 
 def _top_level_file(path: Path, name: str, where: str) -> str | None:
@@ -106,7 +110,7 @@ def _top_level_file(path: Path, name: str, where: str) -> str | None:
 
 def _is_top_level(entry: str, name: str) -> bool:
     parts = PurePosixPath(entry.lstrip("./")).parts
-    return len(parts) == 2 and parts[1] == name
+    return len(parts) >= 2 and parts[1:] == PurePosixPath(name).parts
 
 
 def download(url: str, sha256: str, destination: Path, where: str) -> Path:

@@ -177,6 +177,8 @@ def _run_backend(
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    # Build requirements are input: a git URL among them must not reach ext:: helpers.
+    env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
     with_args = [arg for requirement in requires for arg in ("--with", requirement)]
     command = [
         *uv_command(),

@@ -285,6 +285,22 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
     return chosen
 
 
+def check_inside(path: Path, root: Path) -> None:
+    """An input file that is a symlink out of the project is refused, not read.
+
+    The flake cannot read it either; and p2n would quote its content in errors
+    (a TOML syntax error shows the offending line).
+    """
+    if not path.is_symlink():
+        return
+    resolved = path.resolve()
+    if root not in resolved.parents:
+        raise InputError(
+            f"{path}: is a symlink out of the project directory {root}; a flake can only "
+            "read files below its root: replace the link by the file"
+        )
+
+
 def read_python_version(path: Path) -> str:
     """The first request of a ``.python-version`` file, as uv reads it.
 
@@ -329,6 +345,7 @@ def _members(
                     f"project directory {root}; a flake can only read files below its root"
                 )
             relative = directory.relative_to(root).as_posix() or "."
+            check_inside(directory / "pyproject.toml", root)
             members[package.name] = LocalMember(path=relative, project=read_project(directory))
     return members
 
@@ -432,10 +449,14 @@ def _notes(trusted: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
 
 def plan(request: GenerateRequest) -> GeneratePlan:
     """Compute every generated file for ``request`` without writing anything."""
+    root = request.project_dir.resolve()
+    for name in ("pyproject.toml", OVERRIDES_FILE, ".python-version"):
+        check_inside(request.project_dir / name, root)
     project = read_project(request.project_dir)
     _check_project_name(project)
     locks = find_locks(request.project_dir, request.lock_file, request.flag("--lock"))
     lock_path = locks[0]
+    check_inside(lock_path, root)
     lock = read_lock(lock_path, project)
     if not lock.root_names:
         raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")

@@ -93,7 +93,10 @@ def parse_git_location(location: str, where: str) -> GitSource:
         raise _refuse(
             where, location, f"scheme {parts.scheme!r} is refused (use https:// or ssh://)"
         )
-    if parts.scheme != "file" and (not parts.hostname or _unsafe_text(parts.netloc)):
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise _refuse(where, location, "a file:// URL names an absolute path on this machine")
+    elif not parts.hostname or _unsafe_text(parts.netloc):
         raise _refuse(where, location, "no host, or a host or user that looks like an option")
     query = parse_qs(parts.query)
     rev = parts.fragment or (query.get("rev") or [""])[0]

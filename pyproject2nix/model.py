@@ -37,6 +37,8 @@ class Source:
 
     kind: SourceKind
     location: str
+    subdirectory: str | None = None
+    """Where in a direct-URL archive the project lives (uv's ``subdirectory``)."""
 
     @property
     def is_local(self) -> bool:

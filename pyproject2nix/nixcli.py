@@ -2,7 +2,8 @@
 
 Every Nix invocation of p2n goes through :func:`run_nix`, so the settings p2n
 needs (flakes enabled) are added in one place and errors look the same
-everywhere. Works with Nix 2.8 (Debian) and current Nix: no
+everywhere. Positional arguments (installables, store paths) follow ``--``,
+so none can be read as an option. Works with Nix 2.8 (Debian) and current Nix: no
 ``--print-out-paths`` (2.8 lacks it), outputs are read from ``--json``.
 """
 
@@ -106,10 +107,10 @@ def build_outputs(
     extra_args: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """``nix build --json --no-link`` and return its parsed JSON (one entry per derivation)."""
-    args = ["build", "--json", "--no-link", *installables, *extra_args]
+    args = ["build", "--json", "--no-link", *extra_args]
     if store:
         args += ["--store", store]
-    result = run_nix(args)
+    result = run_nix([*args, "--", *installables])
     parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
     return parsed
 
@@ -179,7 +180,7 @@ def _store_args(store: str | None) -> list[str]:
 
 def store_derivation(installable: str, *, extra_args: Sequence[str] = ()) -> str:
     """Evaluate ``installable``; return its store derivation (written to the default store)."""
-    result = run_nix(["path-info", "--derivation", "--json", installable, *extra_args])
+    result = run_nix(["path-info", "--derivation", "--json", *extra_args, "--", installable])
     parsed: Any = json.loads(result.stdout or "[]")
     # Nix < 2.19 prints a list of {"path": …}; later versions an object keyed by path.
     paths = [entry["path"] for entry in parsed] if isinstance(parsed, list) else list(parsed)
@@ -196,7 +197,7 @@ def show_derivations(drv_path: str, *, recursive: bool = True) -> dict[str, Any]
     The result is returned as Nix prints it: callers normalise the format.
     """
     command = ["derivation", "show"] if nix_version() >= (2, 15) else ["show-derivation"]
-    args = [*command, *(["--recursive"] if recursive else []), drv_path]
+    args = [*command, *(["--recursive"] if recursive else []), "--", drv_path]
     parsed: Any = json.loads(run_nix(args).stdout or "{}")
     if not isinstance(parsed, dict):
         raise NixError(f"unexpected output of nix {' '.join(command)}: {type(parsed).__name__}")
@@ -223,7 +224,7 @@ def copy_paths(
         args += ["--from", from_store]
     if derivation:
         args.append("--derivation")
-    run_nix([*args, *paths])
+    run_nix([*args, "--", *paths])
 
 
 def realise(
@@ -252,7 +253,7 @@ def realise(
     for name, value in sorted((settings or {}).items()):
         args += ["--option", name, value]
     return run_nix_streaming(
-        [*args, *drv_paths],
+        [*args, "--", *drv_paths],
         program="nix-store",
         env=env,
         on_stderr_line=on_stderr_line,
@@ -264,7 +265,7 @@ def path_infos(paths: Sequence[str], *, store: str | None) -> dict[str, dict[str
     """``nix path-info --json`` for each path: its info, or ``None`` when not valid in ``store``."""
     if not paths:
         return {}
-    result = run_nix(["path-info", "--json", *_store_args(store), *paths], check=False)
+    result = run_nix(["path-info", "--json", *_store_args(store), "--", *paths], check=False)
     if not result.stdout.strip():
         raise NixError(f"nix path-info failed in store {store or 'default'}: {last_error(result)}")
     parsed: Any = json.loads(result.stdout)
@@ -290,8 +291,8 @@ def dump_path_into(path: str, *, store: str | None, destination: str) -> None:
     ``nix store dump-path | nix-store --restore``: reads outputs of stores
     that are not on this machine's disk (``ssh-ng://…``).
     """
-    dump_argv = [nix_binary(), "store", "dump-path", *_store_args(store), path]
-    restore_argv = [nix_binary("nix-store"), "--restore", destination]
+    dump_argv = [nix_binary(), "store", "dump-path", *_store_args(store), "--", path]
+    restore_argv = [nix_binary("nix-store"), "--restore", "--", destination]
     env = nix_environment()
     with subprocess.Popen(
         dump_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
@@ -306,9 +307,29 @@ def dump_path_into(path: str, *, store: str | None, destination: str) -> None:
         raise NixError(f"cannot unpack {path} from {store or 'default store'}: {message[-1:]}")
 
 
+def dump_path(path: str, *, store: str | None) -> bytes:
+    """A store path serialised as a NAR (``nix store dump-path``), in memory."""
+    argv = [nix_binary(), "store", "dump-path", *_store_args(store), path]
+    done = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, env=nix_environment(), check=False
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise NixError(f"cannot dump {path} from {store or 'default store'}: {message[-1:]}")
+    return done.stdout
+
+
+def eval_json(expression: str, *, store: str | None, impure: bool = False) -> Any:
+    """``nix eval --json --expr``; with ``store`` the derivations it names are written there."""
+    args = ["eval", "--json", *_store_args(store), "--expr", expression]
+    if impure:
+        args.append("--impure")
+    return json.loads(run_nix(args).stdout)
+
+
 def build_log(drv_path: str, *, store: str | None) -> str:
     """The stored build log of a derivation (``nix log``), or "" when there is none."""
-    result = run_nix(["log", *_store_args(store), drv_path], check=False)
+    result = run_nix(["log", *_store_args(store), "--", drv_path], check=False)
     return result.stdout if result.returncode == 0 else ""
 
 
@@ -326,4 +347,4 @@ def config_value(name: str) -> str | None:
 
 def nar_hash(path: str) -> str:
     """The SRI NAR hash of any file tree (``nix hash path``), as ``path-info`` reports it."""
-    return run_nix(["hash", "path", path]).stdout.strip()
+    return run_nix(["hash", "path", "--", path]).stdout.strip()

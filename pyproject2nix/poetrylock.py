@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ class _Raw:
     package: LockedPackage
     requirements: tuple[_Requirement, ...]
     extras: tuple[tuple[str, tuple[_Requirement, ...]], ...]
+    python_versions: str | None = None
 
 
 @dataclass
@@ -153,6 +155,7 @@ def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> 
             (group, pin_all(reqs)) for group, reqs in sorted(project.groups.items())
         ),
     )
+    packages = _tell_versions_apart(packages, root, raws)
     return Lock(
         path=path,
         requires_python=requires_python,
@@ -161,6 +164,64 @@ def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> 
         default_groups=frozenset(set(project.groups) - project.optional_groups),
         drift=_drift(top, metadata, pyproject_data, project, locked),
     )
+
+
+def _tell_versions_apart(
+    packages: list[LockedPackage], root: LockedPackage, raws: list[_Raw]
+) -> list[LockedPackage]:
+    """Markers for the versions of a name that a 2.0 or 1.1 lock pins several times.
+
+    Only lock-version 2.1 writes per-package markers. Older locks pin e.g.
+    urllib3 1.26 for ``python_version < "3.10"`` and 2.x above; which version
+    serves which Python is said by the edges that chose each one (botocore's
+    ``urllib3 = [{version, markers}, …]``) and by each version's
+    ``python-versions``. With those as resolution markers, selection takes the
+    pin whose markers match the target for an edge that both versions satisfy
+    (requests' ``urllib3 >=1.21.1,<3``).
+    """
+    counts = Counter(p.name for p in packages)
+    if all(count == 1 for count in counts.values()):
+        return packages
+    edge_markers: dict[tuple[NormalizedName, Version | None], list[str]] = {}
+    for package in (root, *packages):
+        edges = [
+            *package.dependencies,
+            *(d for _, deps in package.optional_dependencies for d in deps),
+            *(d for _, deps in package.dependency_groups for d in deps),
+        ]
+        for dep in edges:
+            if counts[dep.name] > 1 and dep.version is not None:
+                marker = str(dep.marker) if dep.marker is not None else ""
+                edge_markers.setdefault((dep.name, dep.version), []).append(marker)
+    python_of = {(raw.package.name, raw.package.version): raw.python_versions for raw in raws}
+    result = []
+    for package in packages:
+        key = (package.name, package.version)
+        if counts[package.name] == 1 or package.resolution_markers:
+            result.append(package)
+            continue
+        parts = []
+        markers = edge_markers.get(key, [])
+        if markers and all(m and "extra" not in m for m in markers):
+            parts.append(" or ".join(f"({m})" for m in sorted(set(markers))))
+        python = _python_marker(python_of.get(key))
+        if python:
+            parts.append(python)
+        if parts:
+            joined = " and ".join(f"({part})" for part in parts)
+            package = replace(package, resolution_markers=(Marker(joined),))
+        result.append(package)
+    return result
+
+
+def _python_marker(python_versions: str | None) -> str:
+    """``python-versions`` as a marker ("" for none, ``*`` or an unreadable constraint)."""
+    if not python_versions:
+        return ""
+    try:
+        return parse_constraint(python_versions).as_python_marker()
+    except ConstraintError:
+        return ""
 
 
 def _python_versions(metadata: TomlTable) -> SpecifierSet:
@@ -335,7 +396,7 @@ def _package(table: TomlTable, metadata_files: TomlTable | None, project: _Proje
         sdist=sdist,
         resolution_markers=_package_markers(table),
     )
-    return _Raw(package, tuple(requirements), tuple(extras))
+    return _Raw(package, tuple(requirements), tuple(extras), table.opt_string("python-versions"))
 
 
 def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
@@ -378,7 +439,7 @@ def _source(table: TomlTable, project: _Project) -> Source:
     if url is None:
         raise source.error("url", "missing")
     if kind == "url":
-        return Source(SourceKind.URL, url)
+        return Source(SourceKind.URL, url, source.opt_subdirectory())
     if kind == "git":
         location = url
         query = []
@@ -660,13 +721,9 @@ def _classic_dependencies(poetry: TomlTable, project: _Project) -> None:
         chosen: list[_Requirement] = []
         for text in extras.strings(extra):
             wanted = _parse_requirement_string(extras, extra, text)
-            declared = [r for r in requirements if r.name == wanted.name]
-            if not declared:
-                raise extras.error(
-                    extra,
-                    f"names {wanted.name}, which [tool.poetry.dependencies] does not declare",
-                )
-            chosen.extend(declared)
+            # A name [tool.poetry.dependencies] does not declare installs nothing: Poetry
+            # leaves it out of the lock's [extras] (`poetry check` only warns).
+            chosen.extend(r for r in requirements if r.name == wanted.name)
         project.extras[canonicalize_name(extra)] = chosen
 
 

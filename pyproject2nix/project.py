@@ -34,14 +34,21 @@ def read_project(directory: Path) -> LocalProject:
     """Read ``directory/pyproject.toml``."""
     path = directory / "pyproject.toml"
     if not path.is_file():
+        if any((directory / name).is_file() for name in ("setup.py", "setup.cfg")):
+            # setuptools without pyproject.toml (PEP 517's fallback): nothing static to read,
+            # its backend names the distribution and its scripts when it builds the wheel.
+            return LocalProject(directory, None, None, (), _import_root(directory))
         raise InputError(f"{path}: not found; run p2n in a project directory or pass --project")
     top = TomlTable(path, "", load_toml(path))
     project = top.opt_table("project")
-    if project is None:
+    if project is None or "name" not in project.data:
+        # [project] may hold only urls beside a complete [tool.poetry] (Poetry 1.x reads that).
         tool = top.opt_table("tool")
         poetry = tool.opt_table("poetry") if tool is not None else None
         if poetry is not None and "name" in poetry.data:
             return _classic_poetry(directory, poetry)
+        if project is not None:
+            project.string("name")  # a [project] table needs a name: the error says so
         return LocalProject(directory, None, None, (), ".")
     requires = project.opt_string("requires-python")
     try:

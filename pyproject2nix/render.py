@@ -126,6 +126,8 @@ def _source_build(
     entry: dict[str, NixValue] = {}
     if selected.sdist is not None:
         entry["sdist"] = _file(selected, selected.sdist)
+        if selected.package.source.subdirectory:
+            entry["subdirectory"] = selected.package.source.subdirectory
     elif build.git is not None:
         git: dict[str, NixValue] = {
             "url": build.git.url,
@@ -237,7 +239,7 @@ FLAKE_TEMPLATE = """\
       perSystem = f: builtins.mapAttrs (system: outputs: f outputs) outputsFor;
     in
     {{
-      packages = perSystem (o: o.packages // {{ default = o.environment; }});
+      packages = perSystem (o: o.packages // o.images // {{ default = o.environment; }});
       devShells = perSystem (o: {{ default = o.devShell; }});
       apps = perSystem (o: o.apps);
     }};

@@ -279,19 +279,25 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
     scope = marker_scope(lock, target, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
+    # Membership by id() in sets: a list's `in` compares whole frozen dataclasses
+    # (every field, deeply), which made a dense graph quadratic in its degree.
+    children_of: dict[int, set[int]] = {}
     queue: list[int] = []
+    queued: set[int] = set()
 
     def visit(package: LockedPackage, extras: Iterable[str]) -> None:
         key = id(package)
         if key not in active:
             active[key] = (package, set())
             queue.append(key)
+            queued.add(key)
         known = active[key][1]
         new = set(extras) - known
         if new:
             known |= new
-            if key not in queue:
+            if key not in queued:
                 queue.append(key)
+                queued.add(key)
 
     roots: list[LockedPackage] = []
     for name in lock.root_names:
@@ -303,6 +309,7 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
         visit(root, ())
     while queue:
         key = queue.pop()
+        queued.discard(key)
         package, extras = active[key]
         edges = (
             _root_edges(lock, package, options) if key in root_ids else list(package.dependencies)
@@ -312,14 +319,13 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
         # Markers of a root's edges may test the extras the user selected for it.
         selected = _extras_for(options, package) | extras if key in root_ids else extras
         targets = edges_of.setdefault(key, [])
-        # By identity: dataclass equality compares every field of both packages.
-        known_children = {id(child) for child in targets}
+        children = children_of.setdefault(key, set())
         for dep in edges:
             if not scope.holds(dep.marker, selected):
                 continue
             child = _resolve(lock, package, dep, scope)
-            if id(child) not in known_children:
-                known_children.add(id(child))
+            if id(child) not in children:
+                children.add(id(child))
                 targets.append(child)
             visit(child, dep.extras)
 

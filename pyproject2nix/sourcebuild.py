@@ -25,6 +25,7 @@ from .buildsystem import (
     local_file,
 )
 from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
+from .errors import InputError
 from .gitsource import GitSource, fetch_tree, parse_git_location
 from .model import Lock, SourceKind
 from .overrides import Overrides
@@ -143,7 +144,9 @@ def _is_native(wheel: PinnedWheel) -> bool:
 
 def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource | None]:
     if selected.sdist is not None:
-        return f"sdist sha256:{selected.sdist.sha256}", None
+        subdirectory = selected.package.source.subdirectory
+        key = f"sdist sha256:{selected.sdist.sha256}"
+        return (f"{key}#{subdirectory}" if subdirectory else key), None
     git = parse_git_location(selected.package.source.location, f"{where}: {selected.name}")
     return git.key, git
 
@@ -171,7 +174,7 @@ def _learn(
             path = download(
                 selected.sdist.url, selected.sdist.sha256, scratch / selected.sdist.filename, here
             )
-        build_system = build_system_of_sdist(path, here)
+        build_system = build_system_of_sdist(path, here, selected.package.source.subdirectory)
         resolver.record_source(key, RecordedSource(build_system))
         return build_system, None, None
     assert git is not None
@@ -181,6 +184,16 @@ def _learn(
 
     def read(tree: Path) -> None:
         directory = tree / git.subdirectory if git.subdirectory else tree
+        # A symlink in the repository (the subdirectory, pyproject.toml) must not make
+        # p2n read, and quote in an error, a file of this machine.
+        root = tree.resolve()
+        for path in (directory, directory / "pyproject.toml"):
+            resolved = path.resolve()
+            if resolved != root and root not in resolved.parents:
+                raise InputError(
+                    f"{here} ({git.url}): {path.relative_to(tree)} is a symlink out of the "
+                    "repository; p2n reads only the repository's own files"
+                )
         found.append(build_system_of_directory(directory, f"{here} ({git.url})"))
 
     nar_hash = fetch_tree(git, here, read)

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import InputError
@@ -212,6 +212,16 @@ class TomlTable:
         if not _SHA256_HEX.fullmatch(digest):
             raise self.error(key, f"not a sha256 hex digest: {digest!r}")
         return digest
+
+    def opt_subdirectory(self, key: str = "subdirectory") -> str | None:
+        """A path inside an archive: relative, no ``..`` (it reaches Nix and a build)."""
+        text = self.opt_string(key)
+        if not text:
+            return None
+        path = PurePosixPath(text)
+        if path.is_absolute() or ".." in path.parts or text.startswith("-"):
+            raise self.error(key, f"must be a relative path inside the archive, got {text!r}")
+        return "/".join(path.parts)
 
     def opt_table(self, key: str) -> TomlTable | None:
         """An optional sub-table."""

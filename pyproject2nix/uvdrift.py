@@ -426,8 +426,8 @@ def _compare(expected: list[_Req], actual: list[_Req], grid: _Grid) -> list[str]
     """Differences between requirement lists, by name; each matched pair must be equivalent."""
     found = []
     for name in sorted({r.name for r in expected} | {r.name for r in actual}):
-        wanted = [r for r in expected if r.name == name]
-        locked = [r for r in actual if r.name == name]
+        wanted = _unique(r for r in expected if r.name == name)
+        locked = _unique(r for r in actual if r.name == name)
         if not locked:
             found += [f"{r.text} is not in the lock" for r in wanted]
             continue
@@ -450,6 +450,14 @@ def _compare(expected: list[_Req], actual: list[_Req], grid: _Grid) -> list[str]
         found += [f"{r.text} is not in the lock" for r in missing]
         found += [_gone(r) for r in unmatched]
     return found
+
+
+def _unique(requirements: Iterable[_Req]) -> list[_Req]:
+    """Each requirement once: uv records a set (a group may include another that repeats one)."""
+    seen: dict[tuple[frozenset[str], str, str, str], _Req] = {}
+    for req in requirements:
+        seen.setdefault((req.extras, str(req.specifier), req.marker, req.source), req)
+    return list(seen.values())
 
 
 def _gone(requirement: _Req) -> str:

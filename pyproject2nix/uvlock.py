@@ -149,7 +149,8 @@ def _source(table: TomlTable) -> Source:
         if location is not None:
             if not isinstance(location, str):
                 raise source.error(kind.value, "expected a string")
-            return Source(kind, location)
+            subdirectory = source.opt_subdirectory() if kind is SourceKind.URL else None
+            return Source(kind, location, subdirectory)
     raise source.error(
         None,
         f"unknown source type {sorted(source.names())}; expected one of "
@@ -176,8 +177,8 @@ def _artifact_url(table: TomlTable, source: Source | None = None) -> str:
     path = table.opt_string("path")
     if path is not None:
         return path
-    if source is not None and source.kind is SourceKind.PATH:
-        return source.location  # a local file: uv names it in the source only
+    if source is not None and source.kind in (SourceKind.PATH, SourceKind.URL):
+        return source.location  # a local file or a direct URL: uv names it in the source only
     raise table.error(None, "has neither 'url' nor 'path'")
 
 

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 packages=(nix-bin patchelf bash-static busybox-static diffoscope-minimal python3-venv git ca-certificates curl
   # p2n verify's perturbations and its tests: directory order, time zone, CPU affinity;
   # sshd for the loopback ssh-ng:// store test; chromium renders the --html report.
-  disorderfs fuse3 tzdata util-linux openssh-server openssh-client chromium fonts-dejavu-core)
+  disorderfs fuse3 tzdata util-linux openssh-server openssh-client chromium fonts-dejavu-core
+  # The OCI image test: skopeo and podman read the image, bwrap runs it.
+  podman skopeo bubblewrap)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -70,5 +72,9 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 |
+  grep -v -E "^WARNING: Location .* is ignored" || true
+# The schemas of GitHub's action and workflow files, for tests/test_action.py
+# (a test tool, not a dependency of p2n: kept out of pyproject.toml and uv.lock).
+.venv/bin/python -m pip install -q --disable-pip-version-check check-jsonschema==0.39.0 2>&1 |
   grep -v -E "^WARNING: Location .* is ignored" || true
 .venv/bin/p2n --version >/dev/null

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import INDEX_FILES
 from tests.support.index import LoopbackIndex, serving
@@ -13,6 +14,12 @@ from tests.support.nixenv import apply_test_nix_config
 from tests.support.standin import make_standin, override_args
 
 apply_test_nix_config()
+
+# Every property test is reproducible and budgeted: a fixed seed (derandomize),
+# no example database between runs, no per-example deadline on a shared 2-core
+# machine; each test sets its own max_examples.
+settings.register_profile("p2n", derandomize=True, database=None, deadline=None)
+settings.load_profile("p2n")
 
 
 @pytest.fixture(scope="session")

@@ -49,3 +49,17 @@ def run_nix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run(
         ["nix", *args], capture_output=True, text=True, check=False, cwd=cwd, timeout=900
     )
+
+
+def copy_tracked_files(target: Path) -> Path:
+    """The repository's tracked files as they are in the working tree (what ``.#`` sees)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if not source.is_file():  # deleted in the working tree
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name)
+    return target

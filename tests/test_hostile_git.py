@@ -205,3 +205,55 @@ def test_ext_protocol_is_refused_by_git_itself(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert not marker.exists()
+
+
+@pytest.mark.nix
+def test_nix_positional_arguments_follow_dashdash(tmp_path: Path) -> None:
+    """An option-like path reaches Nix as a path: before, ``nix hash path --version``
+    printed Nix's version and p2n took it for a hash."""
+    from pyproject2nix.errors import NixError
+    from pyproject2nix.nixcli import build_log, nar_hash
+
+    with pytest.raises(NixError):
+        nar_hash("--version")
+    assert build_log("--version", store=None) == ""
+
+
+def _commit_repo(repo: Path) -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    git("init", "--quiet")
+    git("add", "-A")
+    git("commit", "--quiet", "-m", "hostile")
+    return git("rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("link", ["pyproject.toml", "sub"])
+def test_git_tree_symlink_out_is_not_read(tmp_path: Path, link: str) -> None:
+    """A repository's pyproject.toml (or subdirectory) linking to a file of this machine:
+    p2n read it and quoted its first bad line in the error."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "pyproject.toml").write_text("machine example login me password hunter2\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    target = secret / "pyproject.toml" if link == "pyproject.toml" else secret
+    (repo / link).symlink_to(target)
+    sha = _commit_repo(repo)
+    project = tmp_path / "project"
+    project.mkdir()
+    query = "?subdirectory=sub" if link == "sub" else ""
+    _uv_project(project, f"file://{repo}{query}#{sha}")
+    result = run_p2n(
+        "generate", "--project", str(project), "--system", "x86_64-linux", "--allow-file-urls"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "is a symlink out of the repository" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -512,3 +512,82 @@ def test_verify_report_path_is_checked_before_the_run(tmp_path: Path, flag: str)
     assert result.returncode == 2, result.stderr
     assert "cannot write" in result.stderr and "No such file or directory" in result.stderr
     assert "nix" not in result.stderr.lower().replace("p2n", "")
+
+
+def test_dense_graph_walk_compares_no_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 14: 1,000 packages x 300 dependencies took 85 s: the walk tested list
+    membership with whole-dataclass comparisons. Now it compares none."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.tags import Tag
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from pyproject2nix.model import Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
+    from pyproject2nix.select import Options, select
+    from pyproject2nix.targets import SYSTEMS, Target
+
+    count = 80
+    names = [canonicalize_name(f"pkg{index}") for index in range(count)]
+    wheel_tags = frozenset({Tag("py3", "none", "any")})
+    packages = [
+        LockedPackage(
+            name=name,
+            version=Version("1"),
+            source=Source(SourceKind.REGISTRY, "https://pypi.org/simple"),
+            wheels=(
+                Wheel(
+                    url=f"https://h/{name}-1-py3-none-any.whl",
+                    sha256="ab" * 32,
+                    filename=f"{name}-1-py3-none-any.whl",
+                    tags=wheel_tags,
+                ),
+            ),
+            # Every package depends on every later one (a complete DAG).
+            dependencies=tuple(Dependency(other) for other in names[index + 1 :]),
+        )
+        for index, name in enumerate(names)
+    ]
+    lock = Lock(
+        path=Path("uv.lock"),
+        requires_python=SpecifierSet(">=3.11"),
+        packages=tuple(packages),
+        root_names=(names[0],),
+    )
+    comparisons = 0
+    original = LockedPackage.__eq__
+
+    def counting(self: LockedPackage, other: object) -> bool:
+        nonlocal comparisons
+        comparisons += 1
+        return original(self, other)
+
+    monkeypatch.setattr(LockedPackage, "__eq__", counting)
+    selection = select(lock, Target(SYSTEMS["x86_64-linux"], (3, 12)), Options())
+    assert len(selection.packages) == count
+    assert comparisons == 0
+
+
+@pytest.mark.parametrize("index", ["file:///etc", "ftp://example.org/simple", "data:,x"])
+def test_index_urls_from_a_lock_are_never_local_files(tmp_path: Path, index: str) -> None:
+    """An index URL (poetry.lock's source) reached urllib, which opens file:// too."""
+    from pyproject2nix.errors import IndexQueryError
+    from pyproject2nix.index.client import IndexClient, PageRequest
+
+    client = IndexClient(tmp_path / "cache", backoff=0.0)
+    request = PageRequest(index, "passwd", lambda files: False, "passwd-1.whl")
+    with pytest.raises(IndexQueryError, match="is not an https:// URL"):
+        client.page(request)
+
+
+@pytest.mark.parametrize("name", ["uv.lock", "pyproject.toml", ".python-version", "p2n.toml"])
+def test_input_symlinked_out_of_the_project_is_not_read(tmp_path: Path, name: str) -> None:
+    """A project's input file linking to a file of this machine was read (and quoted)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("machine example login me password hunter2\n")
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    (project / name).unlink(missing_ok=True)
+    (project / name).symlink_to(secret)
+    result = run_p2n("generate", "--project", str(project), "--offline")
+    assert result.returncode == 2, result.stderr
+    assert "is a symlink out of the project directory" in result.stderr
+    assert "hunter2" not in result.stderr

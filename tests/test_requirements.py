@@ -47,6 +47,16 @@ def test_pip_compile_file() -> None:
     assert len(pyyaml.pinned_sha256) > 30
 
 
+def test_pip_compile_of_the_project_itself() -> None:
+    """``-e .`` in requirements.in: the project is listed, the same pins follow."""
+    lock = read_requirements(REQS / "piptools-in" / "requirements.txt", "tally")
+    assert lock.packages[0].source.kind is SourceKind.EDITABLE
+    reference = read_requirements(PIPTOOLS / "requirements.txt", "tally")
+    assert {(p.name, p.version, p.pinned_sha256) for p in lock.packages[1:]} == {
+        (p.name, p.version, p.pinned_sha256) for p in reference.packages[1:]
+    }
+
+
 def test_uv_pip_compile_files() -> None:
     platform = read_requirements(PIPTOOLS / "requirements-uv.txt", "tally")
     assert not platform.one_platform

@@ -9,13 +9,12 @@ agree with the p2n under test about its own generated files.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run_nix, run_p2n
+from tests.helpers import REPO, copy_tracked_files, run_nix, run_p2n
 
 pytestmark = pytest.mark.nix
 
@@ -28,17 +27,7 @@ def test_own_generated_files_are_fresh() -> None:
 @pytest.fixture(scope="module")
 def tracked_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's tracked files as they are in the working tree (as `.#` sees them)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.decode()
-    target = tmp_path_factory.mktemp("self") / "pyproject2nix"
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if not source.is_file():  # deleted in the working tree
-            continue
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / name)
-    return target
+    return copy_tracked_files(tmp_path_factory.mktemp("self") / "pyproject2nix")
 
 
 @pytest.fixture(scope="module")

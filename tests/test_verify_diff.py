@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -153,9 +154,16 @@ def test_diffoscope_report_names_the_file_with_neutral_labels(tmp_path: Path) ->
     b = _tree(tmp_path / "b", {"share/stamp.txt": "1700000009\n", "same": "x"})
     report = run_diffoscope(a, b)
     assert report is not None
-    assert "A/share/stamp.txt" in report and "B/share/stamp.txt" in report
-    assert str(tmp_path) not in report
-    assert "-1700000000" in report and "+1700000009" in report
+    text, html = report.text, report.html
+    assert "A/share/stamp.txt" in text and "B/share/stamp.txt" in text
+    assert str(tmp_path) not in text
+    assert "-1700000000" in text and "+1700000009" in text
+    # The same run's HTML page, for --html: same neutral labels, nothing fetched from outside.
+    assert html is not None and "A/share/stamp.txt" in html and str(tmp_path) not in html
+    assert "stamp.txt" in html and "17000000" in html
+    # Assets (scripts, images, style sheets) are inline: nothing is loaded over the network.
+    assert not re.search(r"""src=["']?(https?:)?//""", html)
+    assert not re.search(r"""<link[^>]*href=["']?(https?:)?//""", html)
 
 
 def test_diffoscope_missing_means_no_report(

@@ -53,7 +53,7 @@ def test_every_allowed_perturbation_applies_by_default() -> None:
     for settings in (a, b):  # never a binary cache's or a remote builder's copy
         assert (settings["substitute"], settings["builders"]) == ("false", "")
     not_applied = {item.name: item.reason for item in plan.not_applied}
-    assert set(not_applied) == {"hostname", "environment", "umask"}
+    assert set(not_applied) == {"hostname", "umask"}
     assert "localhost" in not_applied["hostname"]
 
 
@@ -63,6 +63,16 @@ def test_max_jobs_stays_within_the_second_group() -> None:
     assert "max-jobs" not in names(plan) and "build-user" in names(plan)
     assert plan.settings_b["max-jobs"] == "2"
     assert "2 build users" in {i.name: i.reason for i in plan.not_applied}["max-jobs"]
+
+
+def test_environment_variables_are_named_in_the_report() -> None:
+    [environment] = [
+        p for p in plan_perturbations(None, LOCAL_ROOT).applied if p.name == "environment"
+    ]
+    assert "TZ=NPT-5:45" in environment.value_b and "LC_ALL=C.UTF-8" in environment.value_b
+    assert plan_perturbations(frozenset({"environment"}), LOCAL_ROOT).settings_a == (
+        plan_perturbations(frozenset({"environment"}), LOCAL_ROOT).settings_b
+    )  # it changes the derivation, not Nix's settings
 
 
 def test_no_perturb_keeps_only_the_clock() -> None:
@@ -85,10 +95,16 @@ def test_hostname_needs_an_unsandboxed_local_build() -> None:
 def test_remote_store_gets_only_what_travels_as_settings() -> None:
     remote = dataclasses.replace(LOCAL_ROOT, local_builds=False)
     plan = plan_perturbations(None, remote)
-    assert names(plan) == ["clock", "build-dir", "cores", "max-jobs", "kernel", "timezone"]
+    assert names(plan) == [
+        "clock", "build-dir", "cores", "max-jobs", "kernel", "timezone", "environment",
+    ]  # fmt: skip
     reasons = {item.name: item.reason for item in plan.not_applied}
     for name in ("cpus", "build-user", "file-order", "hostname"):
         assert "remote store" in reasons[name]
+    # Environment variants are made and built in store A: not when A is remote too.
+    both_remote = dataclasses.replace(remote, store_a_local=False)
+    reasons = {i.name: i.reason for i in plan_perturbations(None, both_remote).not_applied}
+    assert "store A" in reasons["environment"]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,9 @@ SEEN = {
     "timezone": ("01:46 +0000\n", "07:31 +0545\n"),
     "file-order": ("d\nd/one\nd/two\nd/three\nd/four\nd/five\n", "d\nd/five\nd/four\nd/three"),
 }
-CAUGHT_IN_CHROOT_STORES = [*SEEN, "build-user"]
+CAUGHT_IN_CHROOT_STORES = [*SEEN, "build-user", "environment"]
+# TZ is an environment variable too: local time moves with it, as with /etc/localtime.
+ALSO_MOVED = {"environment": ["sense-timezone"]}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_every_perturbation_is_applied_named_and_caught(sensitive: Path, tmp_pat
     assert applied >= {"clock", "max-jobs", *CAUGHT_IN_CHROOT_STORES}
     not_perturbed = {p["name"]: p["reason"] for p in report["not_perturbed"]}
     assert "localhost" in not_perturbed["hostname"]  # chroot stores always build sandboxed
-    assert {"environment", "umask"} <= set(not_perturbed)
+    assert "umask" in not_perturbed
     entries = by_name(report)
     for name in CAUGHT_IN_CHROOT_STORES:
         entry = entries[f"sense-{name}"]
@@ -71,8 +73,13 @@ def test_every_perturbation_is_applied_named_and_caught(sensitive: Path, tmp_pat
     for name in ("sense-steady", "sense-hostname"):
         assert entries[name]["status"] == "reproducible"
     assert entries["all-senses"]["origin"] == "inherited"
+    # Identical in A and B; differs once rebuilt with the variables Nix never passes.
+    environment = entries["sense-environment"]
+    assert environment["found_by"] == "environment"
+    assert environment["outputs"][0]["nar_hash_a"] == environment["outputs"][0]["nar_hash_b"]
+    assert "+TZ=NPT-5:45 LANG=C.UTF-8 LC_ALL=C.UTF-8" in seen(environment)[0].splitlines()
     assert "not varied: hostname: the sandbox sets the host name to localhost" in table
-    assert "fixed by Nix for every build: environment, umask" in table
+    assert "fixed by Nix for every build: umask" in table
 
 
 def test_without_perturbation_every_fixture_is_reproducible(
@@ -90,8 +97,9 @@ def test_each_perturbation_alone_moves_only_its_own_fixture(
     report, _table = run(sensitive, tmp_path, "--perturb", name)
     assert [p["name"] for p in report["perturbations"]] == ["clock", name]
     own = sorted(e["name"] for e in report["derivations"] if e["origin"] == "own")
-    assert own == [f"sense-{name}"]
-    assert by_name(report)["all-senses"]["origin"] == "inherited"
+    assert own == sorted([f"sense-{name}", *ALSO_MOVED.get(name, [])])
+    if name != "environment":  # variants are rebuilt on A's inputs: nothing is inherited
+        assert by_name(report)["all-senses"]["origin"] == "inherited"
 
 
 def test_hostname_varies_for_unsandboxed_builds(sensitive: Path, tmp_path: Path) -> None:

@@ -125,7 +125,8 @@ def test_json_follows_the_documented_schema() -> None:
     assert by_name["steady"]["outputs"][0]["nar_hash_a"] == "sha256-G"
     assert set(by_name["steady"]) == {
         "name", "drv", "status", "origin", "differing_inputs", "inherited_from",
-        "outputs", "failures", "files", "files_truncated", "diffoscope",
+        "outputs", "failures", "files", "files_truncated", "diffoscope", "build_seconds",
+        "found_by",
     }  # fmt: skip
     assert data["fixed_outputs"][0]["name"] == "source.tar.gz"
     assert data["timings_seconds"] == {"build_a": 1.0, "total": 2.5}

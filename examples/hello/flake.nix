@@ -21,7 +21,7 @@
       perSystem = f: builtins.mapAttrs (system: outputs: f outputs) outputsFor;
     in
     {
-      packages = perSystem (o: o.packages // { default = o.environment; });
+      packages = perSystem (o: o.packages // o.images // { default = o.environment; });
       devShells = perSystem (o: { default = o.devShell; });
       apps = perSystem (o: o.apps);
     };

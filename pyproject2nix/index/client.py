@@ -145,6 +145,13 @@ class IndexClient:
 
         url = page_url(index_url, project)
         shown_index = display_url(index_url)
+        if urlsplit(url).scheme not in ("https", "http"):
+            # urllib also opens file://, ftp:// and data: URLs; an index named by a lock
+            # must not make p2n read this machine's files.
+            raise IndexQueryError(
+                f"index {shown_index} for '{project}' is not an https:// URL; "
+                "point the lock's package source at an https:// index"
+            )
         request = _request(url)
         for attempt in range(self.retries + 1):
             with self._lock:

@@ -12,6 +12,7 @@ import click
 
 from ..errors import InputError
 from .core import NotReproducible, VerifyOptions, verify
+from .page import render_html
 from .perturb import NAMES as PERTURBATIONS
 from .perturb import parse_names as parse_perturbations
 from .report import (
@@ -78,6 +79,13 @@ SAME_STORE_HELP = (
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write JUnit XML: one test case per derivation, failures for differs/failed.",
 )
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write one self-contained HTML page: verdict, a row per derivation, each difference "
+    "explained (diffoscope's HTML when installed).",
+)
 @click.option("--keep", is_flag=True, help="Keep the temporary stores and print where they are.")
 @click.option(
     "--no-diffoscope",
@@ -103,6 +111,7 @@ def verify_command(
     override_input: tuple[tuple[str, str], ...],
     json_file: Path | None,
     junit_file: Path | None,
+    html_file: Path | None,
     keep: bool,
     no_diffoscope: bool,
     max_files: int,
@@ -115,9 +124,9 @@ def verify_command(
     The build closure is realised in two fresh stores; fetches (fixed-output
     derivations) are realised once and copied into both. The second build runs
     at least a second later and varies build directory, cores, max-jobs, CPU
-    affinity, kernel release, time zone, build user, directory order (disorderfs)
-    and host name where this machine and the store allow it (--perturb); the
-    report names what was varied and what was not. Every other derivation's
+    affinity, kernel release, time zone, build user, directory order (disorderfs),
+    host name and environment variables where this machine and the store allow
+    it (--perturb); the report names what was varied and what was not. Every other derivation's
     output NAR hash is compared; for each that differs the files and the
     reason are shown, and whether it differs on its own or only because an
     input differs (inherited).
@@ -126,7 +135,7 @@ def verify_command(
     Exit codes: 0 all reproducible, 1 something differs or failed to build,
     2 bad input or usage.
     """
-    for report_file in (json_file, junit_file):
+    for report_file in (json_file, junit_file, html_file):
         if report_file is not None:
             check_writable(report_file)
     nix_args = tuple(arg for pair in override_input for arg in ("--override-input", *pair))
@@ -158,5 +167,7 @@ def verify_command(
         write_atomically(json_file, render_json(report))
     if junit_file is not None:
         write_atomically(junit_file, render_junit(report))
+    if html_file is not None:
+        write_atomically(html_file, render_html(report))
     if not report.reproducible:
         raise NotReproducible(verdict_text(report))

@@ -34,6 +34,7 @@ class Explanation:
     files: tuple[FileDifference, ...] = ()
     truncated: int = 0
     diffoscope: str | None = None
+    diffoscope_html: tuple[tuple[str, str], ...] = ()  # (output name, diffoscope's HTML page)
 
 
 # Rebuild a derivation against the first store's inputs: True when it still
@@ -81,8 +82,20 @@ def output_results(
         info = infos.get(path)
         return None if info is None else str(info.get("narHash"))
 
+    def nar_size(infos: PathInfos, path: str) -> int | None:
+        info = infos.get(path)
+        size = None if info is None else info.get("narSize")
+        return size if isinstance(size, int) else None
+
     return tuple(
-        OutputResult(name, path, nar_hash(infos_a, path), nar_hash(infos_b, path))
+        OutputResult(
+            name,
+            path,
+            nar_hash(infos_a, path),
+            nar_hash(infos_b, path),
+            nar_size(infos_a, path),
+            nar_size(infos_b, path),
+        )
         for name, path in derivation.outputs
     )
 
@@ -155,6 +168,7 @@ def assemble(
             files=explanation.files,
             files_truncated=explanation.truncated,
             diffoscope=explanation.diffoscope,
+            diffoscope_html=explanation.diffoscope_html,
         )
     return [results[path] for path in plan.order]
 

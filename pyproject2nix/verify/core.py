@@ -13,15 +13,16 @@ import dataclasses
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import nixcli
 from ..errors import InputError, NixError, VerdictError
-from . import diff
+from . import diff, envcheck
 from .compare import (
     Explanation,
+    PathInfos,
     assemble,
     fetch_failure_results,
     find_failures,
@@ -61,6 +62,7 @@ Progress = Callable[[str], None]
 # Lines of Nix's output worth showing as progress when build logs are not wanted.
 _PROGRESS_LINE = re.compile(r"^(building '|checking outputs of|error:|warning:)")
 _CHECK_DIFFERS = re.compile(r"output '([^']+)' differs from '([^']+)'")
+_BUILDING = re.compile(r"^building '(/[^']+\.drv)'")
 
 
 class NotReproducible(VerdictError):
@@ -89,11 +91,16 @@ class _Context:
     progress: Progress
     workspace: Workspace
     timings: dict[str, float] = field(default_factory=dict)
+    # (run label, drv path) → wall-clock time Nix said "building" (per-derivation build time).
+    build_started: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def nix_lines(self, label: str) -> Callable[[str], None]:
         """Forward Nix's stderr as progress, prefixed with the run it belongs to."""
 
         def forward(line: str) -> None:
+            building = _BUILDING.match(line)
+            if building:
+                self.build_started[(label.lower(), building.group(1))] = time.time()
             if self.options.build_logs or _PROGRESS_LINE.match(line):
                 self.progress(f"  [{label}] {line}")
 
@@ -139,6 +146,7 @@ def _explainer(
         files: list[FileDifference] = []
         truncated = 0
         reports: list[str] = []
+        pages: list[tuple[str, str]] = []
         for output in outputs:
             if output.identical:
                 continue
@@ -151,11 +159,13 @@ def _explainer(
             files.extend(found)
             truncated += more
             if context.options.use_diffoscope:
-                text = diff.run_diffoscope(root_a, root_b)
-                if text:
+                found_report = diff.run_diffoscope(root_a, root_b)
+                if found_report:
                     heading = f"output {output.name}:\n" if len(outputs) > 1 else ""
-                    reports.append(heading + text)
-        return Explanation(tuple(files), truncated, "\n".join(reports) or None)
+                    reports.append(heading + found_report.text)
+                    if found_report.html:
+                        pages.append((output.name, found_report.html))
+        return Explanation(tuple(files), truncated, "\n".join(reports) or None, tuple(pages))
 
     return explain
 
@@ -214,7 +224,11 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
             _ensure_fresh(store, plan)
     perturbation_plan = plan_perturbations(
         options.perturb,
-        Host.detect(local_builds=store_b.root is not None, sandboxed=True),
+        Host.detect(
+            local_builds=store_b.root is not None,
+            sandboxed=True,
+            store_a_local=store_a.root is not None or store_a.url is None,
+        ),
     )
     run_a, run_b = make_runs(workspace, perturbation_plan)
 
@@ -275,7 +289,127 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
         ),
     )
     context.timed("compare", started)
+    results = [_with_build_times(result, infos, context) for result in results]
+    if _varies_environment(perturbation_plan):
+        results = _environment_check(results, store_a, run_a, context)
     return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
+
+
+def _varies_environment(perturbation_plan: PerturbationPlan) -> bool:
+    return any(p.name == "environment" for p in perturbation_plan.applied)
+
+
+def _environment_check(
+    results: list[DerivationResult], store: Store, run_a: RunSettings, context: _Context
+) -> list[DerivationResult]:
+    """Rebuild each derivation that is reproducible so far as a variant with more variables.
+
+    The variant builds in ``store`` (A's) on A's inputs, with A's settings: only
+    the environment differs. See :mod:`envcheck`.
+    """
+    candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
+    if not candidates:
+        return results
+    started = time.monotonic()
+    context.progress(
+        f"p2n verify: environment: rebuilding {len(candidates)} derivations in {store} with "
+        + ", ".join(envcheck.EXTRA_ENVIRONMENT)
+        + " set"
+    )
+    scratch = context.workspace.directory("environment")
+    variants, unsupported = envcheck.make_variants(candidates, store.url, scratch)
+    for derivation in unsupported:
+        context.progress(
+            f"p2n verify: environment: {derivation.name} not varied "
+            "(structured attrs or reference checks)"
+        )
+    settings = dataclasses.replace(run_a, label="env")
+    build([v.drv_path for v in variants], store, settings, on_line=context.nix_lines("env"))
+    valid = nixcli.path_infos(
+        [path for variant in variants for path in variant.outputs.values()], store=store.url
+    )
+    by_drv = {variant.original.drv_path: variant for variant in variants}
+    read_a = _local_reader(context, store, RUN_A)
+    checked: list[DerivationResult] = []
+    for result in results:
+        variant = by_drv.get(result.derivation.drv_path)
+        checked.append(
+            result
+            if variant is None
+            else _compare_variant(result, variant, valid, store, read_a, scratch, context)
+        )
+    context.timed("environment", started)
+    return checked
+
+
+def _compare_variant(
+    result: DerivationResult,
+    variant: envcheck.Variant,
+    valid: PathInfos,
+    store: Store,
+    read_a: Callable[[str], Path | None],
+    scratch: Path,
+    context: _Context,
+) -> DerivationResult:
+    """The result after the variant: unchanged, or differs (found by "environment")."""
+    if any(valid.get(path) is None for path in variant.outputs.values()):
+        log = nixcli.build_log(variant.drv_path, store=store.url)
+        failure = Failure("environment", "build", log_tail=log_tail(log))
+        return dataclasses.replace(
+            result, status=Status.FAILED, failures=(failure,), found_by="environment"
+        )
+    files: list[FileDifference] = []
+    truncated = 0
+    differs = False
+    for output in result.outputs:
+        nar = envcheck.rewritten_nar(variant, output.name, store.url)
+        if envcheck.nar_hash(nar) == output.nar_hash_a:
+            continue
+        differs = True
+        root_a = read_a(output.path)
+        unpacked = envcheck.restore(
+            nar, scratch / variant.drv_path.rsplit("/", 1)[-1] / output.name
+        )
+        if root_a is not None:
+            found, more = diff.compare_trees(
+                root_a, unpacked, output=output.name, limit=context.options.max_files
+            )
+            files.extend(found)
+            truncated += more
+    if not differs:
+        return result
+    context.progress(f"p2n verify: {result.derivation.name} differs with the extra variables")
+    return dataclasses.replace(
+        result,
+        status=Status.DIFFERS,
+        origin=Origin.OWN,
+        files=tuple(files),
+        files_truncated=truncated,
+        found_by="environment",
+    )
+
+
+def _with_build_times(
+    result: DerivationResult, infos: Mapping[str, PathInfos], context: _Context
+) -> DerivationResult:
+    """Add each run's build time: from Nix's "building" line to the output's registration.
+
+    registrationTime has whole seconds (and a remote store's clock), so this is
+    a rough figure for the report, not a benchmark.
+    """
+    seconds: list[tuple[str, float]] = []
+    for label, run_infos in sorted(infos.items()):
+        started = context.build_started.get((label, result.derivation.drv_path))
+        registered = [
+            info.get("registrationTime")
+            for path in result.derivation.output_paths
+            if (info := run_infos.get(path)) is not None
+        ]
+        if started is None or not registered or not all(isinstance(t, int) for t in registered):
+            continue
+        finished = max(int(t) for t in registered if t is not None)
+        seconds.append((label, round(max(0.0, finished - started), 1)))
+    return dataclasses.replace(result, build_seconds=tuple(seconds))
 
 
 def _log_reader(store: Store) -> Callable[[str], str]:
@@ -364,6 +498,8 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         result = build_check(derivation, store, check_settings, context, keep_failed=True)
         results.append(_same_store_result(derivation, outputs_a, result, context))
     context.timed("build_b_and_compare", started)
+    if _varies_environment(perturbation_plan):
+        results = _environment_check(results, store, run_a, context)
     return _report(plan, context, "same-store", store, store, perturbation_plan, results)
 
 
@@ -371,6 +507,8 @@ def _same_store_host(store: Store) -> Host:
     """Whether the one store's builds are this process's children, and sandboxed."""
     if store.root is not None:
         return Host.detect(local_builds=True, sandboxed=True)
+    if store.url not in (None, "local", "daemon", "auto"):
+        return Host.detect(local_builds=False, sandboxed=True, store_a_local=False)
     local = store.url in (None, "local") and os.geteuid() == 0
     local = local and os.environ.get("NIX_REMOTE", "") in ("", "local")
     return Host.detect(local_builds=local, sandboxed=nixcli.config_value("sandbox") != "false")
@@ -421,6 +559,7 @@ def _same_store_result(
         files=explanation.files,
         files_truncated=explanation.truncated,
         diffoscope=explanation.diffoscope,
+        diffoscope_html=explanation.diffoscope_html,
     )
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ TEXT_DIFF_LINES = 20
 HEX_WINDOW = 16
 DIFFOSCOPE_TIMEOUT_SECONDS = 300
 DIFFOSCOPE_MAX_BYTES = 64 * 1024
+DIFFOSCOPE_MAX_HTML_BYTES = 2 * 1024 * 1024  # per output, embedded in the --html page
 
 
 @dataclass(frozen=True)
@@ -219,42 +221,66 @@ def diffoscope_path() -> str | None:
     return shutil.which("diffoscope")
 
 
-def run_diffoscope(root_a: Path, root_b: Path) -> str | None:
-    """diffoscope's text report for two copies of an output, paths shown as A/… and B/….
+@dataclass(frozen=True)
+class DiffoscopeReport:
+    """diffoscope's account of two copies of an output: text, and HTML for --html."""
 
-    None when diffoscope is missing, crashed or timed out: the minimal diff
-    stands on its own.
+    text: str
+    html: str | None  # a whole page, inline styles only; None when too big or missing
+
+
+def run_diffoscope(root_a: Path, root_b: Path) -> DiffoscopeReport | None:
+    """diffoscope's text and HTML reports for two copies of an output (paths shown as A, B).
+
+    One diffoscope run writes both. None when diffoscope is missing, crashed
+    or timed out: the minimal diff stands on its own.
     """
     program = diffoscope_path()
     if program is None:
         return None
-    argv = [
-        program,
-        "--text",
-        "-",
-        "--text-color",
-        "never",
-        "--exclude-directory-metadata",
-        "yes",
-        "--max-text-report-size",
-        str(DIFFOSCOPE_MAX_BYTES),
-        str(root_a),
-        str(root_b),
-    ]
-    try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=DIFFOSCOPE_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode not in (0, 1):
-        return None
-    lines = proc.stdout.replace(str(root_a), "A").replace(str(root_b), "B").splitlines()
+    with tempfile.TemporaryDirectory(prefix="p2n-diffoscope-") as scratch:
+        html_file = Path(scratch) / "report.html"
+        argv = [
+            program,
+            "--text",
+            "-",
+            "--text-color",
+            "never",
+            "--html",
+            str(html_file),
+            "--exclude-directory-metadata",
+            "yes",
+            "--max-text-report-size",
+            str(DIFFOSCOPE_MAX_BYTES),
+            "--max-report-size",
+            str(DIFFOSCOPE_MAX_HTML_BYTES),
+            "--",  # the roots are operands, never options
+            str(root_a),
+            str(root_b),
+        ]
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=DIFFOSCOPE_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if proc.returncode not in (0, 1):
+            return None
+        html = None
+        if html_file.is_file() and html_file.stat().st_size <= DIFFOSCOPE_MAX_HTML_BYTES:
+            html = _as_a_and_b(html_file.read_text(errors="replace"), root_a, root_b)
+    lines = _as_a_and_b(proc.stdout, root_a, root_b).splitlines()
     if lines[:2] == ["--- A", "+++ B"]:
         lines = lines[2:]  # the two roots themselves: noise above the per-file diffs
-    return "\n".join(lines).strip() or None
+    text = "\n".join(lines).strip()
+    return DiffoscopeReport(text, html) if text else None
+
+
+def _as_a_and_b(report: str, root_a: Path, root_b: Path) -> str:
+    """Replace the temporary roots (work-dir or store paths) by ``A`` and ``B``."""
+    return report.replace(str(root_a), "A").replace(str(root_b), "B")

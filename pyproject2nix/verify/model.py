@@ -120,6 +120,8 @@ class OutputResult:
     path: str
     nar_hash_a: str | None
     nar_hash_b: str | None
+    nar_size_a: int | None = None
+    nar_size_b: int | None = None
 
     @property
     def identical(self) -> bool:
@@ -150,6 +152,20 @@ class DerivationResult:
     files: tuple[FileDifference, ...] = ()
     files_truncated: int = 0  # differing files beyond those listed
     diffoscope: str | None = None
+    diffoscope_html: tuple[tuple[str, str], ...] = ()  # (output, page) for --html
+    build_seconds: tuple[tuple[str, float], ...] = ()  # (run, seconds) where measured
+    found_by: str | None = None  # "environment": identical in A and B, differs with more variables
+
+    @property
+    def nar_size(self) -> int | None:
+        """Bytes of its outputs (as NAR) in the first store that has them all."""
+        for sizes in (
+            [output.nar_size_a for output in self.outputs],
+            [output.nar_size_b for output in self.outputs],
+        ):
+            if sizes and all(size is not None for size in sizes):
+                return sum(size for size in sizes if size is not None)
+        return None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from .envcheck import EXTRA_ENVIRONMENT
 from .model import NotPerturbed, Perturbation
 
 BUILD_DIR_A = "/build"  # Nix's default sandbox-build-dir: what the user's own builds see
@@ -46,13 +47,10 @@ NAMES = (
     "build-user",
     "file-order",
     "hostname",
+    "environment",
 )
 # Asked for by reproducible-builds practice, but Nix fixes them for every builder.
 FIXED_BY_NIX = {
-    "environment": "Nix gives the builder only the derivation's variables and its own "
-    "(HOME, PATH, TMPDIR, NIX_BUILD_CORES…): TZ, LANG, LC_ALL or an extra variable cannot "
-    "reach it without changing the derivation (its TMPDIR… and NIX_BUILD_CORES vary with "
-    "build-dir and cores)",
     "umask": "Nix sets umask 022 for every builder (and stores files 0444/0555)",
 }
 
@@ -71,9 +69,10 @@ class Host:
     fuse: bool  # /dev/fuse exists
     timezone_file: Path | None  # zoneinfo file for TIMEZONE_B, when installed
     build_group_uids: dict[str, tuple[int, ...]]  # build-users group → its members' uids
+    store_a_local: bool = True  # run A's store is this machine's (environment variants go there)
 
     @classmethod
-    def detect(cls, *, local_builds: bool, sandboxed: bool) -> Host:
+    def detect(cls, *, local_builds: bool, sandboxed: bool, store_a_local: bool = True) -> Host:
         groups: dict[str, tuple[int, ...]] = {}
         for name in (BUILD_GROUP_A, BUILD_GROUP_B):
             try:
@@ -97,6 +96,7 @@ class Host:
             fuse=Path("/dev/fuse").exists(),
             timezone_file=zone if zone.is_file() else None,
             build_group_uids=groups,
+            store_a_local=store_a_local,
         )
 
 
@@ -165,6 +165,8 @@ def _why_unavailable(name: str, host: Host) -> str | None:
             return "no /dev/fuse on this machine"
         if not host.root:
             return "disorderfs --multi-user (the build users read through it) needs root"
+    if name == "environment" and not host.store_a_local:
+        return "the variants are made and built in store A, which is on another machine"
     if name == "hostname":
         if not host.local_builds:
             return remote
@@ -334,6 +336,18 @@ def plan_perturbations(requested: frozenset[str] | None, host: Host) -> Perturba
                 HOSTNAME_B,
                 "run B's nix-store runs in its own UTS namespace with another host name, "
                 "which unsandboxed builders see",
+            )
+        )
+    if "environment" in wanted:
+        applied.append(
+            Perturbation(
+                "environment",
+                "the derivation's variables",
+                " ".join(f"{name}={value}" for name, value in EXTRA_ENVIRONMENT.items()),
+                "Nix passes a builder no variable the derivation lacks, so each derivation "
+                "is also rebuilt on its own in store A, on A's inputs, as a variant with "
+                "these variables added (where it does not set them itself); its output is "
+                "compared with A's after mapping the variant's output paths back",
             )
         )
     return PerturbationPlan(

@@ -21,7 +21,13 @@ from .perturb import FIXED_BY_NIX
 
 SCHEMA = "p2n.verify/1"
 WHY_LINES = 12  # lines of explanation per differing derivation in the table
-RUN_NAMES = {"a": "A", "b": "B", "check": "the rebuild check", "fetch": "the fetch"}
+RUN_NAMES = {
+    "a": "A",
+    "b": "B",
+    "check": "the rebuild check",
+    "fetch": "the fetch",
+    "environment": "A with more environment variables",
+}
 
 
 def verdict_text(report: VerifyReport) -> str:
@@ -67,7 +73,9 @@ def detail_text(result: DerivationResult, report: VerifyReport) -> str:
     if result.status is Status.REPRODUCIBLE:
         return ""
     files = _file_list(result)
-    if result.origin is Origin.OWN:
+    if result.found_by == "environment":
+        cause = "own, with more environment variables (identical in A and B)"
+    elif result.origin is Origin.OWN:
         cause = "own"
     else:
         names = ", ".join(_short(path, report) for path in result.inherited_from)
@@ -199,6 +207,8 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
                 "path": output.path,
                 "nar_hash_a": output.nar_hash_a,
                 "nar_hash_b": output.nar_hash_b,
+                "nar_size_a": output.nar_size_a,
+                "nar_size_b": output.nar_size_b,
             }
             for output in result.outputs
         ],
@@ -223,6 +233,8 @@ def _result_data(result: DerivationResult) -> dict[str, Any]:
         ],
         "files_truncated": result.files_truncated,
         "diffoscope": result.diffoscope,
+        "build_seconds": dict(result.build_seconds),
+        "found_by": result.found_by,
     }
 
 

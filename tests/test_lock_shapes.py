@@ -1,0 +1,180 @@
+"""Lock shapes seen in real projects, each from a lock the real tool wrote.
+
+uv 0.13.9 wrote the uv.lock fixtures here (``uv lock --exclude-newer
+2025-06-01``); Poetry 1.8.5, 1.1.15 and 2.5.1 wrote the poetry.lock ones (see
+tests/fixtures/poetry/README.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from pyproject2nix.buildsystem import LEGACY, build_system_of_sdist
+from pyproject2nix.model import SourceKind
+from pyproject2nix.poetrylock import read_poetry_lock
+from pyproject2nix.project import read_project
+from pyproject2nix.select import Options, select
+from pyproject2nix.targets import Target, parse_systems
+from pyproject2nix.uvlock import read_uv_lock
+from tests.helpers import POETRY_FIXTURES, UV_FIXTURES, run_p2n
+
+URL_SUBDIRECTORY = UV_FIXTURES / "url-subdirectory"
+SETUP_PY_PATHS = UV_FIXTURES / "setup-py-paths"
+POETRY_CORE_SDIST = (
+    "https://files.pythonhosted.org/packages/42/b5/50f1fda26c4fe5b1d6ce5cdf0391bdfa1ca12fdcb8ad68"
+    "344d5cf678fc90/poetry_core-2.5.0.tar.gz"
+)
+
+
+def _target(python: tuple[int, int] = (3, 11)) -> Target:
+    (system,) = parse_systems(["x86_64-linux"])
+    return Target(system, python)
+
+
+def test_uv_direct_url_sdist_with_subdirectory_and_only_a_hash() -> None:
+    """``source = { url = "….tar.gz", subdirectory = "…" }`` with ``sdist = { hash = … }``."""
+    text = (URL_SUBDIRECTORY / "uv.lock").read_text()
+    assert 'subdirectory = "tests/fixtures/project_with_setup" }' in text
+    assert 'sdist = { hash = "sha256:81d04c9' in text
+    lock = read_uv_lock(URL_SUBDIRECTORY / "uv.lock", "urlsub", drift=True)
+    assert lock.drift == ()
+    (package,) = lock.by_name("my-package")  # type: ignore[arg-type]
+    assert package.source.kind is SourceKind.URL
+    assert package.source.location == POETRY_CORE_SDIST
+    assert package.source.subdirectory == "tests/fixtures/project_with_setup"
+    assert package.sdist is not None
+    assert package.sdist.url == POETRY_CORE_SDIST
+    assert package.sdist.filename == "poetry_core-2.5.0.tar.gz"
+    assert package.sdist.sha256.startswith("81d04c9253b1")
+    selection = select(lock, _target(), Options())
+    chosen = next(p for p in selection.packages if p.name == "my-package")
+    assert chosen.sdist is not None and chosen.sdist.url == POETRY_CORE_SDIST
+
+
+def test_uv_subdirectory_must_stay_inside_the_archive(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(URL_SUBDIRECTORY, project)
+    lock = project / "uv.lock"
+    lock.write_text(
+        lock.read_text().replace(
+            'subdirectory = "tests/fixtures/project_with_setup" }', 'subdirectory = "../x" }', 1
+        )
+    )
+    result = run_p2n("generate", "--project", str(project), "--frozen")
+    assert result.returncode == 2
+    assert "subdirectory: must be a relative path inside the archive" in result.stderr
+
+
+def test_build_system_is_read_from_the_subdirectory_of_an_sdist(tmp_path: Path) -> None:
+    """The archive's own pyproject.toml (poetry-core) is not the subdirectory's (none: setup.py)."""
+    import tarfile
+
+    sdist = tmp_path / "pkg-1.0.tar.gz"
+    tree = tmp_path / "pkg-1.0"
+    (tree / "sub" / "inner").mkdir(parents=True)
+    (tree / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'
+    )
+    (tree / "sub" / "inner" / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core<4"]\nbuild-backend = "flit_core.buildapi"\n'
+    )
+    (tree / "sub" / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(tree, arcname="pkg-1.0")
+    assert build_system_of_sdist(sdist, "here").backend == "poetry.core.masonry.api"
+    assert build_system_of_sdist(sdist, "here", "sub") == LEGACY
+    inner = build_system_of_sdist(sdist, "here", "sub/inner")
+    assert inner.requires == ("flit_core<4",) and inner.backend == "flit_core.buildapi"
+
+
+def test_uv_path_dependencies_with_only_setup_py() -> None:
+    """A ``directory`` and an ``editable`` path dependency, each with setup.py and no pyproject."""
+    assert not (SETUP_PY_PATHS / "libs" / "legacy" / "pyproject.toml").exists()
+    assert (SETUP_PY_PATHS / "libs" / "legacy" / "setup.py").is_file()
+    lock = read_uv_lock(SETUP_PY_PATHS / "uv.lock", "pathdeps", drift=True)
+    assert lock.drift == ()
+    kinds = {p.name: p.source.kind for p in lock.packages}
+    assert kinds["legacy-helper"] is SourceKind.DIRECTORY
+    assert kinds["legacy-editable"] is SourceKind.EDITABLE
+    legacy = read_project(SETUP_PY_PATHS / "libs" / "legacy")
+    assert legacy.name is None and legacy.scripts == () and legacy.import_root == "."
+
+
+def test_generate_builds_setup_py_paths_with_the_legacy_backend(tmp_path: Path) -> None:
+    project = tmp_path / "pathdeps"
+    shutil.copytree(SETUP_PY_PATHS, project)
+    result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert result.returncode == 0, result.stderr
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    assert 'path = "libs/legacy";' in lock_nix and 'path = "libs/editable";' in lock_nix
+    assert lock_nix.count('backend = "setuptools.build_meta:__legacy__";') == 2
+
+
+def test_directory_without_pyproject_or_setup_py_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"pyproject\.toml: not found"):
+        read_project(tmp_path)
+
+
+def test_poetry_project_table_with_only_urls_beside_tool_poetry() -> None:
+    """Poetry 1.8.5 locked it; [project] holds only urls, [tool.poetry] the rest."""
+    directory = POETRY_FIXTURES / "shapes-2.0"
+    assert "[project.urls]" in (directory / "pyproject.toml").read_text()
+    project = read_project(directory)
+    assert project.name == "shapes"
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    assert lock.root_names == ("shapes",)
+    assert lock.drift == ()
+    (root,) = lock.by_name("shapes")  # type: ignore[arg-type]
+    assert root.version == Version("0.1.0")
+    assert {d.name for d in root.dependencies} == {"attrs", "legacy-helper"}
+
+
+@pytest.mark.parametrize("fixture", ["shapes-2.0", "shapes-2.1"])
+def test_poetry_extra_naming_an_undeclared_package_is_what_poetry_locked(fixture: str) -> None:
+    """``yaml = ["pyyaml", "ujson"]`` without ujson declared: Poetry locks the extra as pyyaml."""
+    directory = POETRY_FIXTURES / fixture
+    assert 'yaml = ["pyyaml", "ujson"]' in (directory / "pyproject.toml").read_text()
+    assert 'yaml = ["pyyaml"]' in (directory / "poetry.lock").read_text()
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    (root,) = lock.by_name("shapes")  # type: ignore[arg-type]
+    assert [d.name for d in root.extra("yaml")] == ["pyyaml"]
+
+
+@pytest.mark.parametrize("fixture", ["shapes-2.0", "shapes-2.1"])
+def test_poetry_setup_py_only_path_dependency(fixture: str) -> None:
+    directory = POETRY_FIXTURES / fixture
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    (helper,) = lock.by_name("legacy-helper")  # type: ignore[arg-type]
+    assert helper.source.kind is SourceKind.EDITABLE
+    assert helper.source.location == "libs/legacy"
+    assert [d.name for d in helper.dependencies] == ["six"]
+    assert read_project(directory / "libs" / "legacy").import_root == "."
+
+
+@pytest.mark.parametrize("fixture", ["multipin-2.0", "multipin-1.1"])
+@pytest.mark.parametrize(("python", "urllib3"), [((3, 9), "1.26.20"), ((3, 11), "2.8.0")])
+def test_poetry_pin_whose_markers_match_the_target(
+    fixture: str, python: tuple[int, int], urllib3: str
+) -> None:
+    """urllib3 locked for python < 3.10 and >= 3.10; requests accepts both versions."""
+    directory = POETRY_FIXTURES / fixture
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    assert sorted(str(p.version) for p in lock.by_name("urllib3")) == ["1.26.20", "2.8.0"]  # type: ignore[arg-type]
+    selection = select(lock, _target(python), Options())
+    versions = {p.name: str(p.package.version) for p in selection.packages}
+    assert versions["urllib3"] == urllib3
+
+
+@pytest.mark.parametrize("fixture", ["multipin-2.0", "multipin-1.1"])
+def test_generate_on_a_lock_pinning_urllib3_twice(tmp_path: Path, fixture: str) -> None:
+    project = tmp_path / fixture
+    shutil.copytree(POETRY_FIXTURES / fixture, project)
+    result = run_p2n(
+        "generate", "--project", str(project), "--system", "x86_64-linux", "--python", "3.11"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "urllib3-2.8.0-py3-none-any.whl" in (project / "p2n" / "lock.nix").read_text()
