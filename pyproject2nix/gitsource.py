@@ -78,11 +78,13 @@ def parse_git_location(location: str, where: str) -> GitSource:
     text = location.removeprefix("git+")
     if _unsafe_text(text):
         raise _refuse(where, location, "a URL must not start with '-' or hold spaces")
+    if "::" in text:  # git's <transport>::<address> syntax: remote helpers run commands
+        raise _refuse(where, location, "git remote helpers (ext::, fd::) are refused")
     if "://" not in text and ":" in text.split("/", 1)[0]:
         # scp-like git@host:org/repo.git -> ssh://git@host/org/repo.git
         host, _, path = text.partition(":")
-        if "::" in text or not host:
-            raise _refuse(where, location, "git remote helpers (ext::, fd::) are refused")
+        if not host:
+            raise _refuse(where, location, "no host before ':'")
         text = f"ssh://{host}/{path}"
     elif "://" not in text:
         if not text.startswith("/"):
@@ -96,8 +98,15 @@ def parse_git_location(location: str, where: str) -> GitSource:
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise _refuse(where, location, "a file:// URL names an absolute path on this machine")
-    elif not parts.hostname or _unsafe_text(parts.netloc):
+    elif not parts.hostname or any(
+        _unsafe_text(piece) for piece in (parts.netloc, parts.hostname, parts.username or "")
+    ):
         raise _refuse(where, location, "no host, or a host or user that looks like an option")
+    else:
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError as exc:
+            raise _refuse(where, location, "the port is not a number") from exc
     query = parse_qs(parts.query)
     rev = parts.fragment or (query.get("rev") or [""])[0]
     rev = rev.lower()
