@@ -94,7 +94,7 @@ def needs_backend_version(directory: Path) -> bool:
     if isinstance(dynamic_versioning, dict) and dynamic_versioning.get("enable") is True:
         return True
     project = data.get("project")
-    if isinstance(project, dict):
+    if isinstance(project, dict) and "name" in project:  # not [project] holding only urls
         dynamic = project.get("dynamic", [])
         return "version" not in project or (isinstance(dynamic, list) and "version" in dynamic)
     poetry = tool.get("poetry")

@@ -178,3 +178,24 @@ def test_generate_on_a_lock_pinning_urllib3_twice(tmp_path: Path, fixture: str) 
     )
     assert result.returncode == 0, result.stderr
     assert "urllib3-2.8.0-py3-none-any.whl" in (project / "p2n" / "lock.nix").read_text()
+
+
+@pytest.mark.parametrize("fixture", ["shapes-2.0", "shapes-2.1"])
+def test_generate_on_the_poetry_shapes(
+    tmp_path: Path, fixture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: file URLs from PyPI, the setup.py-only path dependency built by setuptools."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = tmp_path / fixture
+    shutil.copytree(POETRY_FIXTURES / fixture, project)
+    result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert result.returncode == 0, result.stderr
+    lock_nix = (project / "p2n" / "lock.nix").read_text()
+    assert 'path = "libs/legacy";' in lock_nix
+    assert 'backend = "setuptools.build_meta:__legacy__";' in lock_nix
+    assert "pyyaml" not in lock_nix  # the extra is not asked for
+    extra = run_p2n(
+        "generate", "--project", str(project), "--system", "x86_64-linux", "--extra", "yaml"
+    )
+    assert extra.returncode == 0, extra.stderr
+    assert "pyyaml" in (project / "p2n" / "lock.nix").read_text()

@@ -68,3 +68,31 @@ def test_url_sdist_subdirectory_and_setup_py_only_path_dependency(
         [str(project / "result" / "bin" / "legacy-hello")], capture_output=True, text=True
     )
     assert script.stdout.strip() == "hello from a setup.py-only path dependency", script.stderr
+
+
+def test_poetry_project_with_urls_only_project_table_and_setup_py_path_dependency(
+    tmp_path: Path, standin_override: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Poetry 1.8.5's lock of tests/fixtures/poetry/shapes-2.0, built by poetry-core 1.x."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = tmp_path / "shapes"
+    subprocess.run(["cp", "-r", str(FIXTURES / "poetry" / "shapes-2.0"), str(project)], check=True)
+    generated = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
+    assert generated.returncode == 0, generated.stderr
+    result = run_nix("build", f"path:{project}", *standin_override, "-o", str(project / "result"))
+    assert result.returncode == 0, result.stderr
+    code = (
+        "import importlib.metadata as m, shapes, legacy, attrs; "
+        "print(m.version('shapes'), m.version('legacy-helper'))"
+    )
+    ran = subprocess.run(
+        [str(project / "result" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stdout.split() == ["0.1.0", "0.3.0"]
+    script = subprocess.run(
+        [str(project / "result" / "bin" / "legacy-hello")], capture_output=True, text=True
+    )
+    assert script.stdout.strip() == "hello from a setup.py-only path dependency", script.stderr
