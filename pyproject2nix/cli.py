@@ -240,11 +240,12 @@ def generate(
         ),
     )
     result = plan(request)
-    check_not_foreign(project_dir, force)
+    check_not_foreign(project_dir, force, result.files)
     changed = write_tree(project_dir, result.files)
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
-    click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    shown_lock = printable(str(result.lock_path))
+    click.echo(f"p2n: {shown_lock} -> CPython {python_text}; packages per system: {counts}")
     for left in result.left_out:
         if left.missing_files:
             click.echo(
@@ -256,7 +257,8 @@ def generate(
             click.echo(f"p2n: {left.system} left out: {left.reason}")
     if result.other_locks:
         click.echo(
-            f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "
+            f"p2n: read {printable(result.lock_path.name)}; "
+            f"also found {printable(', '.join(result.other_locks))} "
             "(choose with --lock)"
         )
     if result.resolved_files:
@@ -283,7 +285,16 @@ def generate(
     else:
         click.echo("p2n: generated files are up to date")
     if (project_dir / ".git").exists() or _inside_git(project_dir):
-        click.echo("p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n")
+        if _git_ignores(project_dir, "p2n/lib/default.nix"):
+            # Python .gitignore templates ignore lib/: `git add p2n` would skip the library.
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files, and a .gitignore rule "
+                "ignores p2n/lib: git add -f flake.nix p2n"
+            )
+        else:
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n"
+            )
 
 
 @cli.command()
@@ -397,8 +408,29 @@ def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
 
 
+def _git_ignores(directory: Path, relative: str) -> bool:
+    """True when git's ignore rules cover ``relative`` (so ``git add`` would skip it)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "check-ignore", "-q", "--", relative],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
+
+
 class UsageError(InputError):
     """Arguments that do not fit together."""
+
+
+def printable(text: str) -> str:
+    """Text for the terminal: control characters (a newline, ESC sequences from a file
+    name or a lock value) shown as ``\\u{…}`` so a message stays one harmless line."""
+    return "".join(c if c.isprintable() or c == " " else f"\\u{{{ord(c):x}}}" for c in text)
 
 
 class StaleError(VerdictError):
@@ -419,10 +451,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except VerdictError as exc:
         if str(exc):
-            click.echo(f"p2n: {exc}", err=True)
+            click.echo(f"p2n: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except P2NError as exc:
-        click.echo(f"p2n: error: {exc}", err=True)
+        click.echo(f"p2n: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except Exception:
         traceback.print_exc()

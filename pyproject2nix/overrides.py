@@ -286,6 +286,9 @@ def _patches(table: TomlTable, project_dir: Path) -> tuple[str, ...]:
             raise table.error(where, f"{text!r}: give a path inside the project, relative to it")
         if not (project_dir / relative).is_file():
             raise table.error(where, f"{text!r}: no such file in {project_dir}")
+        root = project_dir.resolve()
+        if root not in (project_dir / relative).resolve().parents:
+            raise table.error(where, f"{text!r}: a symlink out of the project; give the file")
         result.append(relative.as_posix())
     return tuple(result)
 
