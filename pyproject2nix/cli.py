@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -457,6 +456,8 @@ def main() -> None:
         click.echo(f"p2n: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except Exception:
+        import traceback  # only for bugs: ~10 ms of imports (linecache, tokenize)
+
         traceback.print_exc()
         click.echo(
             "p2n: internal error (this is a bug in p2n; please report it with the trace above)",

@@ -581,5 +581,14 @@ def _git_notes(lock: Lock, selections: list[Selection], policy: FilePolicy) -> l
 
 
 def _needed(lock: Lock, targets: Iterable[Target], options: Options) -> list[LockedPackage]:
-    """Every package some target installs (before files are chosen)."""
+    """Every package some target installs (before files are chosen).
+
+    Only packages listed without files matter to the caller, so when the lock
+    has none the walk (as costly as a selection, per target) is skipped.
+    """
+    if not any(
+        p.source.kind is SourceKind.REGISTRY and not p.wheels and p.sdist is None
+        for p in lock.packages
+    ):
+        return []
     return [p for target in targets for p in reachable(lock, target, options)]
