@@ -464,6 +464,13 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     check_inside(lock_path, root)
     lock = read_lock(lock_path, project)
     if not lock.root_names:
+        if project.name is None:
+            # uv locks only the dependencies of such a project, never the project itself.
+            raise InputError(
+                f"{lock_path}: no project package in the lock: {project.directory}/pyproject.toml "
+                "has no [project] table (metadata only in setup.py?); add [project] with name, "
+                "version and dependencies, then run `uv lock`"
+            )
         raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")
     if lock.drift and not request.frozen:
         raise LockDriftError(lock)
