@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -127,6 +126,15 @@ def cli() -> None:
     "Default: the first of those found.",
 )
 @click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Local sources (path dependencies, workspace members, local wheels) may live "
+    "anywhere below DIR, which must hold the project; build the flake from DIR "
+    "(nix build 'path:DIR?dir=SUB'). Default: the enclosing git repository, else the "
+    "project directory.",
+)
+@click.option(
     "--offline",
     is_flag=True,
     help="Use no network: file URLs that the lock lacks (poetry.lock) come from the cache "
@@ -182,6 +190,7 @@ def generate(
     without_groups: tuple[str, ...],
     only_groups: tuple[str, ...],
     lock_file: Path | None,
+    root: Path | None,
     offline: bool,
     trust_index_hashes: bool,
     prefer_sdist: tuple[str, ...],
@@ -221,6 +230,7 @@ def generate(
         python=python,
         systems=systems,
         lock_file=lock_file,
+        root=root,
         offline=offline,
         frozen=frozen,
         trust_index_hashes=trust_index_hashes,
@@ -240,11 +250,12 @@ def generate(
         ),
     )
     result = plan(request)
-    check_not_foreign(project_dir, force)
+    check_not_foreign(project_dir, force, result.files)
     changed = write_tree(project_dir, result.files)
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
-    click.echo(f"p2n: {result.lock_path} -> CPython {python_text}; packages per system: {counts}")
+    shown_lock = printable(str(result.lock_path))
+    click.echo(f"p2n: {shown_lock} -> CPython {python_text}; packages per system: {counts}")
     for left in result.left_out:
         if left.missing_files:
             click.echo(
@@ -256,7 +267,8 @@ def generate(
             click.echo(f"p2n: {left.system} left out: {left.reason}")
     if result.other_locks:
         click.echo(
-            f"p2n: read {result.lock_path.name}; also found {', '.join(result.other_locks)} "
+            f"p2n: read {printable(result.lock_path.name)}; "
+            f"also found {printable(', '.join(result.other_locks))} "
             "(choose with --lock)"
         )
     if result.resolved_files:
@@ -283,7 +295,16 @@ def generate(
     else:
         click.echo("p2n: generated files are up to date")
     if (project_dir / ".git").exists() or _inside_git(project_dir):
-        click.echo("p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n")
+        if _git_ignores(project_dir, "p2n/lib/default.nix"):
+            # Python .gitignore templates ignore lib/: `git add p2n` would skip the library.
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files, and a .gitignore rule "
+                "ignores p2n/lib: git add -f flake.nix p2n"
+            )
+        else:
+            click.echo(
+                "p2n: in a git repository Nix sees only tracked files: git add flake.nix p2n"
+            )
 
 
 @cli.command()
@@ -397,8 +418,29 @@ def _inside_git(directory: Path) -> bool:
     return any((parent / ".git").exists() for parent in directory.resolve().parents)
 
 
+def _git_ignores(directory: Path, relative: str) -> bool:
+    """True when git's ignore rules cover ``relative`` (so ``git add`` would skip it)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "check-ignore", "-q", "--", relative],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
+
+
 class UsageError(InputError):
     """Arguments that do not fit together."""
+
+
+def printable(text: str) -> str:
+    """Text for the terminal: control characters (a newline, ESC sequences from a file
+    name or a lock value) shown as ``\\u{…}`` so a message stays one harmless line."""
+    return "".join(c if c.isprintable() or c == " " else f"\\u{{{ord(c):x}}}" for c in text)
 
 
 class StaleError(VerdictError):
@@ -419,12 +461,14 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except VerdictError as exc:
         if str(exc):
-            click.echo(f"p2n: {exc}", err=True)
+            click.echo(f"p2n: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except P2NError as exc:
-        click.echo(f"p2n: error: {exc}", err=True)
+        click.echo(f"p2n: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except Exception:
+        import traceback  # only for bugs: ~10 ms of imports (linecache, tokenize)
+
         traceback.print_exc()
         click.echo(
             "p2n: internal error (this is a bug in p2n; please report it with the trace above)",

@@ -33,13 +33,24 @@ class DiffSide:
 
 def _git_blob(spec: str, cwd: Path) -> bytes | None:
     """The blob ``spec`` (``REV:PATH``) names, or None when git knows no such file."""
-    proc = subprocess.run(
+    proc = _git_cat_file(spec, cwd)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _git_cat_file(spec: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
         ["git", "cat-file", "blob", "--end-of-options", spec],
         cwd=cwd,
         capture_output=True,
         check=False,
     )
-    return proc.stdout if proc.returncode == 0 else None
+
+
+def _git_failure(spec: str, cwd: Path) -> str:
+    """Why git could not give ``spec``, in git's own first line (not a repository, no such rev…)."""
+    proc = _git_cat_file(spec, cwd)
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    return lines[0].removeprefix("fatal: ") if lines else "git has no such file"
 
 
 def _is_git_spec(text: str) -> bool:
@@ -60,11 +71,13 @@ def materialized(spec: str, cwd: Path) -> Iterator[tuple[Path, Path]]:
         rev, _, inside = spec.partition(":")
         blob = _git_blob(spec, cwd)
         if blob is None:
-            raise InputError(
-                f"p2n diff: {spec}: git has no such file at revision {rev} "
-                f"(paths after ':' are from the repository root; use {rev}:./PATH for "
-                "one relative to the current directory)"
+            hint = (
+                ""
+                if inside.startswith("./")
+                else f" (a PATH after ':' is from the repository root; {rev}:./PATH is "
+                "from the current directory)"
             )
+            raise InputError(f"p2n diff: {spec}: {_git_failure(spec, cwd)}{hint}")
         name = PurePosixPath(inside).name
         parent = PurePosixPath(inside).parent
         pyproject = _git_blob(f"{rev}:{(parent / PYPROJECT).as_posix()}", cwd)

@@ -20,15 +20,18 @@ import base64
 import hashlib
 import os
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .errors import InputError
 from .select import FilePolicy
+
+if TYPE_CHECKING:
+    import tarfile
 
 _SHA = frozenset("0123456789abcdef")
 
@@ -75,11 +78,13 @@ def parse_git_location(location: str, where: str) -> GitSource:
     text = location.removeprefix("git+")
     if _unsafe_text(text):
         raise _refuse(where, location, "a URL must not start with '-' or hold spaces")
+    if "::" in text:  # git's <transport>::<address> syntax: remote helpers run commands
+        raise _refuse(where, location, "git remote helpers (ext::, fd::) are refused")
     if "://" not in text and ":" in text.split("/", 1)[0]:
         # scp-like git@host:org/repo.git -> ssh://git@host/org/repo.git
         host, _, path = text.partition(":")
-        if "::" in text or not host:
-            raise _refuse(where, location, "git remote helpers (ext::, fd::) are refused")
+        if not host:
+            raise _refuse(where, location, "no host before ':'")
         text = f"ssh://{host}/{path}"
     elif "://" not in text:
         if not text.startswith("/"):
@@ -93,8 +98,15 @@ def parse_git_location(location: str, where: str) -> GitSource:
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise _refuse(where, location, "a file:// URL names an absolute path on this machine")
-    elif not parts.hostname or _unsafe_text(parts.netloc):
+    elif not parts.hostname or any(
+        _unsafe_text(piece) for piece in (parts.netloc, parts.hostname, parts.username or "")
+    ):
         raise _refuse(where, location, "no host, or a host or user that looks like an option")
+    else:
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError as exc:
+            raise _refuse(where, location, "the port is not a number") from exc
     query = parse_qs(parts.query)
     rev = parts.fragment or (query.get("rev") or [""])[0]
     rev = rev.lower()
@@ -186,6 +198,8 @@ def _git(args: list[str], cwd: Path, where: str, env: dict[str, str]) -> bytes:
 
 def fetch_tree(source: GitSource, where: str, use: Callable[[Path], None]) -> str:
     """Fetch the commit, call ``use`` with a checkout of it, return its NAR hash (SRI)."""
+    import tarfile  # only git sources need it; generate imports this module for every lock
+
     with tempfile.TemporaryDirectory(prefix="p2n-git-") as directory:
         repo = Path(directory) / "repo"
         repo.mkdir()

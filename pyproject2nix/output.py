@@ -8,25 +8,25 @@ the new ones, never a half-written file.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from .errors import OutputError
 from .render import GENERATED_MARK, OUTPUT_DIR
 
 
-def check_not_foreign(directory: Path, force: bool) -> None:
+def check_not_foreign(directory: Path, force: bool, files: Collection[str] = ()) -> None:
     """Refuse to replace what p2n did not write, unless forced.
 
     A flake.nix without p2n's mark (a dangling symlink included), a ``p2n``
     that is not a directory, and files under ``p2n/`` that p2n never writes
     (a patch kept there, notes) are the user's: replacing them needs ``--force``.
-    A ``flake.nix`` that is a directory is refused even then.
+    A ``flake.nix`` that is a directory is refused even then. ``files``: what
+    this run writes (relative paths), p2n's own whatever their names.
     """
     flake = directory / "flake.nix"
     if flake.is_dir():
@@ -55,7 +55,7 @@ def check_not_foreign(directory: Path, force: bool) -> None:
             f"{output}: exists and is not p2n's output directory; move it away or pass "
             "--force to replace it"
         )
-    foreign = sorted(_foreign_files(output))
+    foreign = sorted(set(_foreign_files(output)) - set(files))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         raise OutputError(
@@ -186,6 +186,8 @@ _AT_FDCWD = -100
 
 def _exchange(new: Path, old: Path) -> None:
     """Atomically swap two directories; two renames where the kernel cannot."""
+    import ctypes  # only when files change: an up-to-date generate never swaps
+
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is not None:

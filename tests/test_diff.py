@@ -116,6 +116,16 @@ def test_project_directories_and_no_change(tmp_path: Path) -> None:
         assert system["changes"] == [] and system["unchanged"] > 10
 
 
+def test_git_errors_say_what_git_said(tmp_path: Path) -> None:
+    outside = run_p2n("diff", "--rev", "HEAD", str(DIFF / "torch-2.5" / "uv.lock"), cwd=tmp_path)
+    assert outside.returncode == 2
+    assert "not a git repository" in outside.stderr, outside.stderr
+    _git_history(tmp_path / "repo", DIFF / "torch-2.2")
+    missing = run_p2n("diff", "--rev", "HEAD~3", "uv.lock", cwd=tmp_path / "repo")
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "HEAD~3:./uv.lock" in missing.stderr, missing.stderr
+
+
 def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     lock = str(DIFF / "torch-2.5" / "uv.lock")

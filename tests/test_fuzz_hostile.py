@@ -75,6 +75,8 @@ HOSTILE_PIECES = [
     "\\",
     "host",
     "git@github.com",
+    "git@-",
+    ":-1",
     "example.org",
     "org/repo.git",
     "rev=",
@@ -103,6 +105,8 @@ def test_a_parsed_git_source_holds_nothing_option_like(location: str) -> None:
     assert parts.scheme in GIT_SCHEMES
     assert not _option_like(source.url)
     assert not parts.netloc.startswith("-") and "::" not in source.url
+    assert not (parts.hostname or "").startswith("-")
+    assert not (parts.username or "").startswith("-")
     assert len(source.rev) == 40 and set(source.rev) <= set("0123456789abcdef")
     if source.subdirectory is not None:
         relative = PurePosixPath(source.subdirectory)

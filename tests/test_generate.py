@@ -234,3 +234,18 @@ def test_policy_opt_in_is_recorded_with_a_warning(
     assert f'url = "{url}";' in lock_nix
     fresh = run_p2n("check", "--project", str(project))
     assert fresh.returncode == 0, fresh.stderr
+
+
+def test_a_gitignored_lib_dir_gets_git_add_force(tmp_path: Path) -> None:
+    """Python's usual .gitignore ignores lib/: `git add p2n` would leave p2n/lib out."""
+    import subprocess
+
+    project = copy_project(EXAMPLE, tmp_path / "hello")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / ".gitignore").write_text("lib/\n")
+    result = run_p2n("generate", "--project", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "a .gitignore rule ignores p2n/lib: git add -f flake.nix p2n" in result.stdout
+    (project / ".gitignore").write_text("")
+    again = run_p2n("generate", "--project", str(project))
+    assert "Nix sees only tracked files: git add flake.nix p2n" in again.stdout

@@ -29,15 +29,18 @@ from tests.helpers import run_p2n
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
+APP_PYPROJECT = (
+    '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n'
+    'dependencies = ["evil"]\n'
+)
+
+
 def _toml(value: str) -> str:
     return json.dumps(value)
 
 
 def _uv_project(project: Path, location: str) -> None:
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n'
-        'dependencies = ["evil"]\n'
-    )
+    (project / "pyproject.toml").write_text(APP_PYPROJECT)
     (project / "uv.lock").write_text(
         'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
         '[[package]]\nname = "app"\nversion = "1"\nsource = { editable = "." }\n'
@@ -58,10 +61,7 @@ NO_POETRY_TABLE_HASH = hashlib.sha256(
 
 
 def _poetry_project(project: Path, url: str) -> None:
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n'
-        'dependencies = ["evil"]\n'
-    )
+    (project / "pyproject.toml").write_text(APP_PYPROJECT)
     (project / "poetry.lock").write_text(
         '[[package]]\nname = "evil"\nversion = "1"\ndescription = ""\noptional = false\n'
         'python-versions = "*"\ngroups = ["main"]\nfiles = []\n'
@@ -73,10 +73,7 @@ def _poetry_project(project: Path, url: str) -> None:
 
 
 def _pylock_project(project: Path, url: str) -> None:
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n'
-        'dependencies = ["evil"]\n'
-    )
+    (project / "pyproject.toml").write_text(APP_PYPROJECT)
     (project / "pylock.toml").write_text(
         'lock-version = "1.0"\ncreated-by = "test"\nrequires-python = ">=3.11"\n'
         '[[packages]]\nname = "app"\ndirectory = { path = ".", editable = true }\n'
@@ -117,6 +114,9 @@ def test_upload_pack_url_runs_nothing_from_any_lock_format(write: object, tmp_pa
         (f"ssh://-oProxyCommand=touch%20x/r#{SHA}", "looks like an option"),
         (f"git+ssh://-oProxyCommand=x@h/r#{SHA}", "looks like an option"),
         (f"-oProxyCommand=x:r#{SHA}", "must not start with '-'"),
+        (f"git@-oProxyCommand=x:r#{SHA}", "looks like an option"),
+        (f"ssh://git@-oProxy/r#{SHA}", "looks like an option"),
+        (f"https://h:-1/r#{SHA}", "the port is not a number"),
         (f"https://h/r?rev=--output=/tmp/x#{SHA}", "ref '--output=/tmp/x' looks like an option"),
         (f"https://h/r?branch=-x#{SHA}", "looks like an option"),
         (f"https://h/r?subdirectory=../../etc#{SHA}", "must stay inside the repository"),

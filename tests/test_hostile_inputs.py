@@ -50,6 +50,8 @@ def test_lock_file_name_cannot_end_the_header_comment(tmp_path: Path) -> None:
         assert 'pylock.a\\u{a}abort "pwned" #.toml' in header[0]
     checked = run_p2n("check", "--project", str(project))
     assert checked.returncode == 0, checked.stderr
+    # The terminal sees the name escaped too: every message stays one line.
+    assert 'pylock.a\\u{a}abort "pwned" #.toml -> CPython' in result.stdout
 
 
 def _path_wheel_project(tmp_path: Path, location: str) -> Path:
@@ -591,3 +593,20 @@ def test_input_symlinked_out_of_the_project_is_not_read(tmp_path: Path, name: st
     assert result.returncode == 2, result.stderr
     assert "is a symlink out of the project directory" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_patch_symlinked_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.overrides import parse_overrides
+    from pyproject2nix.tomlfile import TomlTable
+
+    outside = tmp_path / "outside.patch"
+    outside.write_text("--- a\n+++ b\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "fix.patch").symlink_to(outside)
+    table = TomlTable(
+        project / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"patches": ["fix.patch"]}}}
+    )
+    with pytest.raises(InputError, match="a symlink out of the project"):
+        parse_overrides(table, "pyproject.toml")

@@ -19,7 +19,8 @@ HOSTILE_URL = (
     'https://example.org/${builtins.abort "pwned"}/\'\'${x}/"q"/b\\s/%2B/'
     "dep-1.0+local-py3-none-any.whl"
 )
-HOSTILE_SCRIPT = 'we"ird${x}\\script'
+HOSTILE_ENTRY_POINT = 'app:we"ird${x}\\main'
+"""A script's entry point (its name must be a plain file name, issue 13 item 10)."""
 HOSTILE_DIR = "mem ber's $dir ${x}"
 
 
@@ -34,7 +35,7 @@ def test_hostile_values_round_trip_through_nix(tmp_path: Path) -> None:
     (member / "pyproject.toml").write_text('[project]\nname = "member"\nversion = "1"\n')
     (project / "pyproject.toml").write_text(
         '[project]\nname = "app"\nversion = "1"\n'
-        f'[project.scripts]\n{_toml_string(HOSTILE_SCRIPT)} = "app:main"\n'
+        f"[project.scripts]\nweird-script = {_toml_string(HOSTILE_ENTRY_POINT)}\n"
     )
     digest = "ab" * 32
     (project / "uv.lock").write_text(
@@ -56,8 +57,8 @@ def test_hostile_values_round_trip_through_nix(tmp_path: Path) -> None:
     assert packages["dep"]["wheel"]["url"] == HOSTILE_URL
     assert packages["dep"]["wheel"]["name"] == "dep-1.0+local-py3-none-any.whl"
     assert packages["member"]["local"]["path"] == HOSTILE_DIR
-    assert packages["app"]["local"]["scripts"] == {HOSTILE_SCRIPT: "app:main"}
-    assert data["scripts"] == [HOSTILE_SCRIPT]
+    assert packages["app"]["local"]["scripts"] == {"weird-script": HOSTILE_ENTRY_POINT}
+    assert data["scripts"] == ["weird-script"]
 
 
 def test_lock_file_name_is_no_nix_code(tmp_path: Path) -> None:
