@@ -10,8 +10,10 @@ URLs and hashes are made up: the lock is for `p2n generate`, `uv export` and
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
+import zipfile
 from pathlib import Path
 
 PROJECT = "synthetic"
@@ -123,4 +125,81 @@ def write_synthetic_project(directory: Path, packages: int) -> Path:
     pyproject, lock = synthetic_lock(packages)
     (directory / "pyproject.toml").write_text(pyproject)
     (directory / "uv.lock").write_text(lock)
+    return directory
+
+
+# --- a buildable synthetic project -------------------------------------------
+#
+# The lock above names made-up URLs: fine for generate and eval, never built.
+# For cold builds at any size the bench makes real wheels instead: small pure
+# wheels (an __init__ and five modules each), written into the project and named
+# as path sources, so a build measures p2n's and Nix's cost per package without
+# a download. ``uv lock --offline`` locks them (the bench runs it): the lock is
+# uv's own, and ``uv sync`` installs the same wheels as the peer.
+
+_MODULES = 5
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _record_hash(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _wheel_files(index: int, deps: list[int]) -> dict[str, bytes]:
+    module = _name(index).replace("-", "_")
+    dist_info = f"{module}-1.0.0.dist-info"
+    files: dict[str, bytes] = {
+        f"{module}/__init__.py": b"from .mod0 import value\n",
+    }
+    for number in range(_MODULES):
+        files[f"{module}/mod{number}.py"] = (
+            f'"""Module {number} of {_name(index)}."""\n\nVALUE = {index * 10 + number}\n\n\n'
+            f"def value(offset: int = 0) -> int:\n    return VALUE + offset\n"
+        ).encode()
+    requires = "".join(f"Requires-Dist: {_name(dep)}\n" for dep in deps)
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {_name(index)}\nVersion: 1.0.0\n{requires}"
+    ).encode()
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    return files
+
+
+def write_wheel(path: Path, files: dict[str, bytes]) -> None:
+    """A wheel with fixed timestamps and modes, so the same files give the same bytes."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+
+
+def write_buildable_project(directory: Path, packages: int, seed: int = 7) -> Path:
+    """``pyproject.toml`` and ``wheels/*.whl`` of a project of ``packages`` local wheels.
+
+    Each wheel depends on up to three earlier ones (a DAG like a real lock's);
+    every wheel is also a direct dependency with a path source, as uv needs.
+    Run ``uv lock --offline`` in ``directory`` afterwards.
+    """
+    rng = random.Random(seed)
+    wheels = directory / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    sources: list[str] = []
+    for index in range(packages):
+        deps = sorted(rng.sample(range(index), min(index, rng.choice((0, 1, 2, 3)))))
+        module = _name(index).replace("-", "_")
+        filename = f"{module}-1.0.0-py3-none-any.whl"
+        write_wheel(wheels / filename, _wheel_files(index, deps))
+        sources.append(f'{_name(index)} = {{ path = "wheels/{filename}" }}')
+    dependencies = ", ".join(f'"{_name(index)}"' for index in range(packages))
+    (directory / "pyproject.toml").write_text(
+        f'[project]\nname = "{PROJECT}-build"\nversion = "1.0.0"\nrequires-python = ">=3.11"\n'
+        f"dependencies = [{dependencies}]\n\n[tool.uv]\npackage = false\n\n"
+        "[tool.uv.sources]\n" + "\n".join(sources) + "\n"
+    )
     return directory

@@ -18,12 +18,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+try:  # the parser tomlfile uses: importing a second one costs ~3 ms a run
+    import tomli as tomllib
+except ImportError:  # pragma: no cover - pure stdlib fallback
+    import tomllib  # type: ignore[no-redef]
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 

@@ -137,12 +137,16 @@ def download(url: str, sha256: str, destination: Path, where: str) -> Path:
 
 
 def local_file(root: Path, relative: str, sha256: str, where: str) -> Path:
-    """A file of a path source, inside the project and matching the lock's sha256."""
+    """A file of a path source, matching the lock's sha256.
+
+    ``generate`` has checked that it lies inside the source root (the git
+    repository or ``--root``), so ``..`` may lead out of the project directory.
+    """
     parts = PurePosixPath(relative)
-    if parts.is_absolute() or ".." in parts.parts:
+    if parts.is_absolute():
         raise InputError(
-            f"{where}: {relative} is outside the project directory; a flake can only read "
-            "files below its root: move it into the project and re-lock"
+            f"{where}: {relative} is an absolute path, which only this machine has: "
+            "name it relative to the project and re-lock"
         )
     path = root / parts
     try:

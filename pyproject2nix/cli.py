@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -127,6 +126,15 @@ def cli() -> None:
     "Default: the first of those found.",
 )
 @click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Local sources (path dependencies, workspace members, local wheels) may live "
+    "anywhere below DIR, which must hold the project; build the flake from DIR "
+    "(nix build 'path:DIR?dir=SUB'). Default: the enclosing git repository, else the "
+    "project directory.",
+)
+@click.option(
     "--offline",
     is_flag=True,
     help="Use no network: file URLs that the lock lacks (poetry.lock) come from the cache "
@@ -182,6 +190,7 @@ def generate(
     without_groups: tuple[str, ...],
     only_groups: tuple[str, ...],
     lock_file: Path | None,
+    root: Path | None,
     offline: bool,
     trust_index_hashes: bool,
     prefer_sdist: tuple[str, ...],
@@ -221,6 +230,7 @@ def generate(
         python=python,
         systems=systems,
         lock_file=lock_file,
+        root=root,
         offline=offline,
         frozen=frozen,
         trust_index_hashes=trust_index_hashes,
@@ -457,6 +467,8 @@ def main() -> None:
         click.echo(f"p2n: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except Exception:
+        import traceback  # only for bugs: ~10 ms of imports (linecache, tokenize)
+
         traceback.print_exc()
         click.echo(
             "p2n: internal error (this is a bug in p2n; please report it with the trace above)",

@@ -8,6 +8,7 @@ lock, choose the interpreter, select packages for every system, render, and
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .select import (
     select_systems,
 )
 from .sourcebuild import local_versions, plan_source_builds
+from .sourceroot import SourceRoot, find_source_root
 from .targets import Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
 from .uvlock import read_uv_lock
@@ -68,6 +70,8 @@ class GenerateRequest:
     """Take the lock as it is even if it no longer matches pyproject.toml (uv's ``--frozen``)."""
     recorded: bool = False
     """Made from the settings in ``p2n/lock.nix`` (``p2n check``), not from flags."""
+    root: Path | None = None
+    """``--root``: local sources may live anywhere below it; None: see :mod:`sourceroot`."""
 
     def flag(self, name: str) -> str:
         """How errors name a setting: the flag the user passed, or the recorded setting."""
@@ -107,6 +111,10 @@ class GenerateRequest:
             recorded["allow_insecure_http"] = True
         if self.policy.allow_file_urls:
             recorded["allow_file_urls"] = True
+        if self.root is not None:
+            # Relative, so the recorded setting is the same on every machine.
+            relative = os.path.relpath(self.root.resolve(), self.project_dir.resolve())
+            recorded["root"] = PurePosixPath(Path(relative)).as_posix()
         return recorded
 
     @classmethod
@@ -124,6 +132,7 @@ class GenerateRequest:
             python=str(python) if python is not None else None,
             systems=strings("systems"),
             lock_file=Path(str(settings["lock_file"])) if settings.get("lock_file") else None,
+            root=project_dir / str(settings["root"]) if settings.get("root") else None,
             trust_index_hashes=bool(settings.get("trust_index_hashes", False)),
             policy=FilePolicy(
                 allow_insecure_http=bool(settings.get("allow_insecure_http", False)),
@@ -323,7 +332,7 @@ def read_python_version(path: Path) -> str:
 
 
 def _members(
-    request: GenerateRequest, lock: Lock, selections: list[Selection]
+    source_root: SourceRoot, lock: Lock, selections: list[Selection]
 ) -> dict[str, LocalMember]:
     """Read pyproject.toml of every local package that some system installs."""
     members: dict[str, LocalMember] = {}
@@ -336,27 +345,24 @@ def _members(
                 continue
             if package.source.kind is SourceKind.VIRTUAL:
                 continue
-            location = PurePosixPath(package.source.location)
-            directory = (lock.path.parent / location).resolve()
-            root = request.project_dir.resolve()
-            if directory != root and root not in directory.parents:
-                raise InputError(
-                    f"{lock.path}: package {package.name} lives at {location}, outside the "
-                    f"project directory {root}; a flake can only read files below its root"
-                )
-            relative = directory.relative_to(root).as_posix() or "."
-            check_inside(directory / "pyproject.toml", root)
+            location = package.source.location
+            where = f"{lock.path}: package {package.name} at {location}"
+            relative = source_root.relative(location, where)
+            directory = source_root.project_dir / relative
+            source_root.inside(
+                directory / "pyproject.toml", f"{lock.path}: {location}/pyproject.toml"
+            )
             members[package.name] = LocalMember(path=relative, project=read_project(directory))
     return members
 
 
-def _check_local_files(project_dir: Path, lock: Lock, selections: list[Selection]) -> None:
-    """Wheels and sdists of path sources must be files below the project (as directories are).
+def _check_local_files(source_root: SourceRoot, lock: Lock, selections: list[Selection]) -> None:
+    """Wheels and sdists of path sources must be files inside the source root.
 
-    A flake reads only its own tree: a file outside would be read from outside
-    it (or not at all on another machine); a symlink out counts as outside.
+    A flake reads only the tree it is built from: a file outside would be read
+    from outside it (or not at all on another machine); a symlink out counts as
+    outside. Their paths are rendered as the lock has them, so they must be relative.
     """
-    root = project_dir.resolve()
     for selection in selections:
         for selected in selection.packages:
             if selected.package.source.kind is not SourceKind.PATH:
@@ -364,13 +370,12 @@ def _check_local_files(project_dir: Path, lock: Lock, selections: list[Selection
             for artifact in (selected.wheel, selected.sdist):
                 if artifact is None:
                     continue
-                relative = PurePosixPath(artifact.url)
-                resolved = (lock.path.parent / relative).resolve()
-                if relative.is_absolute() or root not in resolved.parents:
+                where = f"{lock.path}: package {selected.name}: {artifact.url}"
+                source_root.inside(lock.path.parent / artifact.url, where)
+                if PurePosixPath(artifact.url).is_absolute():
                     raise InputError(
-                        f"{lock.path}: package {selected.name}: {artifact.url} is outside the "
-                        f"project directory {root}; a flake can only read files below its "
-                        "root: move the file into the project and re-lock"
+                        f"{where} is an absolute path, which only this machine has: "
+                        "name it relative to the project and re-lock"
                     )
 
 
@@ -459,6 +464,13 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     check_inside(lock_path, root)
     lock = read_lock(lock_path, project)
     if not lock.root_names:
+        if project.name is None:
+            # uv locks only the dependencies of such a project, never the project itself.
+            raise InputError(
+                f"{lock_path}: no project package in the lock: {project.directory}/pyproject.toml "
+                "has no [project] table (metadata only in setup.py?); add [project] with name, "
+                "version and dependencies, then run `uv lock`"
+            )
         raise InputError(f"{lock_path}: no project package in the lock; run `uv lock`")
     if lock.drift and not request.frozen:
         raise LockDriftError(lock)
@@ -482,8 +494,9 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     )
     allowed += _git_notes(lock, selections, request.policy)
     trusted = (*trusted_packages, *resolution.trusted)
-    members = _members(request, lock, selections)
-    _check_local_files(request.project_dir, lock, selections)
+    source_root = find_source_root(request.project_dir, request.root)
+    members = _members(source_root, lock, selections)
+    _check_local_files(source_root, lock, selections)
     _check_names(lock, selections, members)
     root_scripts = sorted(
         {
@@ -574,5 +587,14 @@ def _git_notes(lock: Lock, selections: list[Selection], policy: FilePolicy) -> l
 
 
 def _needed(lock: Lock, targets: Iterable[Target], options: Options) -> list[LockedPackage]:
-    """Every package some target installs (before files are chosen)."""
+    """Every package some target installs (before files are chosen).
+
+    Only packages listed without files matter to the caller, so when the lock
+    has none the walk (as costly as a selection, per target) is skipped.
+    """
+    if not any(
+        p.source.kind is SourceKind.REGISTRY and not p.wheels and p.sdist is None
+        for p in lock.packages
+    ):
+        return []
     return [p for target in targets for p in reachable(lock, target, options)]

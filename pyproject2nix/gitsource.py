@@ -20,15 +20,18 @@ import base64
 import hashlib
 import os
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .errors import InputError
 from .select import FilePolicy
+
+if TYPE_CHECKING:
+    import tarfile
 
 _SHA = frozenset("0123456789abcdef")
 
@@ -195,6 +198,8 @@ def _git(args: list[str], cwd: Path, where: str, env: dict[str, str]) -> bytes:
 
 def fetch_tree(source: GitSource, where: str, use: Callable[[Path], None]) -> str:
     """Fetch the commit, call ``use`` with a checkout of it, return its NAR hash (SRI)."""
+    import tarfile  # only git sources need it; generate imports this module for every lock
+
     with tempfile.TemporaryDirectory(prefix="p2n-git-") as directory:
         repo = Path(directory) / "repo"
         repo.mkdir()

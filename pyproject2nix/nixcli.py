@@ -319,6 +319,12 @@ def dump_path(path: str, *, store: str | None) -> bytes:
     return done.stdout
 
 
+def add_to_store(path: str, *, store: str | None) -> str:
+    """``nix-store --add`` a file or directory; return its store path."""
+    args = [*_store_args(store), "--add", path]
+    return run_nix(args, program="nix-store").stdout.strip()
+
+
 def eval_json(expression: str, *, store: str | None, impure: bool = False) -> Any:
     """``nix eval --json --expr``; with ``store`` the derivations it names are written there."""
     args = ["eval", "--json", *_store_args(store), "--expr", expression]

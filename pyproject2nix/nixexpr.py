@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Union
 
 from .errors import InputError
@@ -33,6 +34,7 @@ _NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|\$\{')
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+@lru_cache(maxsize=65536)  # lock.nix repeats names, URLs and hashes once per system
 def string(value: str) -> str:
     """A Nix double-quoted string literal denoting exactly ``value``."""
     unwritable = _UNWRITABLE.search(value)

@@ -8,7 +8,6 @@ the new ones, never a half-written file.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
@@ -187,6 +186,8 @@ _AT_FDCWD = -100
 
 def _exchange(new: Path, old: Path) -> None:
     """Atomically swap two directories; two renames where the kernel cannot."""
+    import ctypes  # only when files change: an up-to-date generate never swaps
+
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is not None:

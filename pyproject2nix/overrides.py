@@ -22,9 +22,8 @@ against nixpkgs only when Nix evaluates them.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -163,7 +162,7 @@ class Overrides:
     def check_names(self, known: set[NormalizedName], lock_file: str) -> None:
         """Refuse overrides of packages the lock does not have (a typo would be ignored)."""
         for name in sorted(set(self.packages) - known):
-            close = difflib.get_close_matches(name, sorted(known), n=1)
+            close = _close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             prefix = "tool.p2n." if self.file == "pyproject.toml" else ""
             raise InputError(
@@ -236,7 +235,7 @@ def _package(table: TomlTable, project_dir: Path) -> PackageOverride:
 def _known_keys(table: TomlTable, known: tuple[str, ...]) -> None:
     for key in table.names():
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+            close = _close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise table.error(key, f"unknown key; {hint}known keys: {', '.join(known)}")
 
@@ -303,3 +302,10 @@ def _requirements(table: TomlTable, key: str) -> tuple[str, ...]:
             problem = f"invalid requirement {value!r}: {reason}"
             raise table.error(f"{key}[{index}]", problem) from exc
     return tuple(values)
+
+
+def _close_matches(word: str, known: Sequence[str], n: int) -> list[str]:
+    """difflib's suggestions, imported only when a name is wrong."""
+    import difflib
+
+    return difflib.get_close_matches(word, known, n=n)

@@ -24,12 +24,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -487,10 +489,17 @@ def _files(
                 _, _, _, tags = parse_wheel_filename(filename)
             except InvalidWheelFilename as exc:
                 raise entry.error("file", f"not a valid wheel file name {filename!r}") from exc
-            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=tags))
+            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=_shared(tags)))
         elif filename.endswith(_SDIST_SUFFIXES) and sdist is None:
             sdist = Artifact(url=url, sha256=sha256, filename=filename)
     return tuple(wheels), sdist
+
+
+@lru_cache(maxsize=4096)
+def _shared(tags: frozenset[Tag]) -> frozenset[Tag]:
+    """One object per distinct tag set, as the uv.lock reader gives: selection keys its
+    wheel ranks by tag set, and equal-but-distinct sets compare tag by tag."""
+    return tags
 
 
 def _metadata_entries(

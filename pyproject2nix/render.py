@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from . import __version__
@@ -268,7 +267,8 @@ def library_files() -> dict[str, bytes]:
 
 def _library_dir() -> Path:
     """``nix/`` of a source checkout, or ``pyproject2nix/nixlib`` of an installed wheel."""
-    installed = Path(str(resources.files("pyproject2nix"))) / "nixlib"
+    # The package's own directory (importlib.resources would import zipfile for this).
+    installed = Path(__file__).resolve().parent / "nixlib"
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parent.parent / "nix"

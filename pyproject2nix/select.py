@@ -533,13 +533,19 @@ def check_selection(
 _FROM_SOURCE = (SourceKind.EDITABLE, SourceKind.VIRTUAL, SourceKind.DIRECTORY, SourceKind.GIT)
 
 
-@lru_cache(maxsize=16384)
-def _rank(tags: frozenset[Tag], target: Target) -> int | None:
-    """How well a wheel's tags suit ``target`` (0 best; None: not installable).
+@lru_cache(maxsize=64)
+def _ranks(target: Target) -> dict[frozenset[Tag], int | None]:
+    """Memo of :func:`_rank` for one target, looked up once per package.
 
-    Cached: readers share one frozenset per distinct tag triple, and a lock
-    repeats a few hundred triples over thousands of wheels.
+    Readers share one frozenset per distinct tag triple, and a lock repeats a
+    few hundred triples over thousands of wheels; keying a cache by
+    ``(tags, target)`` hashed the whole target dataclass for every wheel.
     """
+    return {}
+
+
+def _rank(tags: frozenset[Tag], target: Target) -> int | None:
+    """How well a wheel's tags suit ``target`` (0 best; None: not installable)."""
     ranked = target.tag_priority
     return min((ranked[t] for t in tags if t in ranked), default=None)
 
@@ -547,8 +553,12 @@ def _rank(tags: frozenset[Tag], target: Target) -> int | None:
 def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
     """The wheel whose tags rank best; among equal tags the higher build, as pip and uv."""
     best: tuple[int, Wheel] | None = None
+    ranks = _ranks(target)
     for wheel in package.wheels:
-        rank = _rank(wheel.tags, target)
+        if wheel.tags in ranks:
+            rank = ranks[wheel.tags]
+        else:
+            rank = ranks[wheel.tags] = _rank(wheel.tags, target)
         if rank is None:
             continue
         if (

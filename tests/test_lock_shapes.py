@@ -199,3 +199,23 @@ def test_generate_on_the_poetry_shapes(
     )
     assert extra.returncode == 0, extra.stderr
     assert "pyyaml" in (project / "p2n" / "lock.nix").read_text()
+
+
+def test_pyproject_without_project_table_names_the_missing_table(tmp_path: Path) -> None:
+    """PyYAML's shape: [build-system] only, metadata in setup.py; uv locks no project."""
+    import subprocess
+
+    from tests.support.localindex import uv
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    (tmp_path / "setup.py").write_text(
+        'from setuptools import setup\nsetup(name="x", version="1")\n'
+    )
+    subprocess.run([uv(), "lock", "--quiet"], cwd=tmp_path, check=True, capture_output=True)
+    assert "[[package]]" not in (tmp_path / "uv.lock").read_text()
+    result = run_p2n("generate", "--project", str(tmp_path))
+    assert result.returncode == 2
+    assert "pyproject.toml has no [project] table" in result.stderr
+    assert "add [project] with name, version and dependencies, then run `uv lock`" in result.stderr

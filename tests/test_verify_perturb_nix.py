@@ -27,7 +27,7 @@ SEEN = {
     "timezone": ("01:46 +0000\n", "07:31 +0545\n"),
     "file-order": ("d\nd/one\nd/two\nd/three\nd/four\nd/five\n", "d\nd/five\nd/four\nd/three"),
 }
-CAUGHT_IN_CHROOT_STORES = [*SEEN, "build-user", "environment"]
+CAUGHT_IN_CHROOT_STORES = [*SEEN, "build-user", "environment", "umask"]
 # TZ is an environment variable too: local time moves with it, as with /etc/localtime.
 ALSO_MOVED = {"environment": ["sense-timezone"]}
 
@@ -58,7 +58,7 @@ def test_every_perturbation_is_applied_named_and_caught(sensitive: Path, tmp_pat
     assert applied >= {"clock", "max-jobs", *CAUGHT_IN_CHROOT_STORES}
     not_perturbed = {p["name"]: p["reason"] for p in report["not_perturbed"]}
     assert "localhost" in not_perturbed["hostname"]  # chroot stores always build sandboxed
-    assert "umask" in not_perturbed
+    assert set(not_perturbed) == {"hostname"}
     entries = by_name(report)
     for name in CAUGHT_IN_CHROOT_STORES:
         entry = entries[f"sense-{name}"]
@@ -75,11 +75,13 @@ def test_every_perturbation_is_applied_named_and_caught(sensitive: Path, tmp_pat
     assert entries["all-senses"]["origin"] == "inherited"
     # Identical in A and B; differs once rebuilt with the variables Nix never passes.
     environment = entries["sense-environment"]
-    assert environment["found_by"] == "environment"
+    assert environment["found_by"] == "environment, umask"  # one variant varies both
     assert environment["outputs"][0]["nar_hash_a"] == environment["outputs"][0]["nar_hash_b"]
     assert "+TZ=NPT-5:45 LANG=C.UTF-8 LC_ALL=C.UTF-8" in seen(environment)[0].splitlines()
+    assert [line for line in seen(entries["sense-umask"])[0].splitlines() if line[:1] in "+-"][
+        2:
+    ] == ["-0022", "+0077"]
     assert "not varied: hostname: the sandbox sets the host name to localhost" in table
-    assert "fixed by Nix for every build: umask" in table
 
 
 def test_without_perturbation_every_fixture_is_reproducible(
@@ -98,7 +100,7 @@ def test_each_perturbation_alone_moves_only_its_own_fixture(
     assert [p["name"] for p in report["perturbations"]] == ["clock", name]
     own = sorted(e["name"] for e in report["derivations"] if e["origin"] == "own")
     assert own == sorted([f"sense-{name}", *ALSO_MOVED.get(name, [])])
-    if name != "environment":  # variants are rebuilt on A's inputs: nothing is inherited
+    if name not in ("environment", "umask"):  # variants build on A's inputs: none inherits
         assert by_name(report)["all-senses"]["origin"] == "inherited"
 
 
@@ -122,5 +124,5 @@ def test_a_perturbation_that_cannot_apply_is_an_error(sensitive: Path, tmp_path:
     assert result.stderr.splitlines()[-1].startswith(
         "p2n: error: --perturb hostname: not possible here: the sandbox sets"
     )
-    fixed = verify(f"path:{sensitive}", "--perturb", "umask", tmpdir=tmp_path / "t")
-    assert fixed.returncode == 2 and "Nix sets umask 022" in fixed.stderr
+    unknown = verify(f"path:{sensitive}", "--perturb", "locale", tmpdir=tmp_path / "t")
+    assert unknown.returncode == 2 and "unknown perturbation 'locale'" in unknown.stderr

@@ -77,7 +77,7 @@ def test_two_remote_stores_build_compare_and_explain(far_side: LoopbackSsh, tmp_
     assert {"build-dir", "cores", "kernel", "timezone"} <= applied
     not_perturbed = {p["name"]: p["reason"] for p in report["not_perturbed"]}
     assert "remote store" in not_perturbed["cpus"] and "remote store" in not_perturbed["file-order"]
-    assert "store A" in not_perturbed["environment"]
+    assert "store A" in not_perturbed["environment"] and "store A" in not_perturbed["umask"]
     assert "ssh-ng://" in result.stderr  # progress names the store each run builds in
 
 

@@ -53,3 +53,13 @@ def test_workspace_cleanup_unless_kept(tmp_path: Path) -> None:
     gone.extra_paths.append(stray)
     gone.cleanup()
     assert not (tmp_path / "gone").exists() and not stray.exists()
+
+
+def test_scratch_paths_go_even_when_the_stores_are_kept(tmp_path: Path) -> None:
+    kept = Workspace(tmp_path / "kept", keep=True)
+    kept.directory("store-a")
+    backing = tmp_path / "p2n-verify-order-x"  # disorderfs's backing dir, outside the root
+    backing.mkdir()
+    kept.scratch_paths.append(backing)
+    kept.cleanup()
+    assert (tmp_path / "kept" / "store-a").is_dir() and not backing.exists()

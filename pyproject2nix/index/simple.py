@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -70,7 +69,9 @@ def parse_json(body: bytes, url: str) -> list[IndexFile]:
 
 def parse_html(text: str, url: str) -> list[IndexFile]:
     """PEP 503: one ``<a href="URL#sha256=…">filename</a>`` per file."""
-    parser = _Anchors()
+    from .anchors import Anchors  # HTML pages are the fallback: most indexes answer JSON
+
+    parser = Anchors()
     parser.feed(text)
     parser.close()
     base = urljoin(url, parser.base) if parser.base else url
@@ -90,31 +91,3 @@ def _hex(value: object) -> str:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         return ""
     return digest
-
-
-class _Anchors(HTMLParser):
-    """Collects ``(href, text)`` of every ``<a>`` and the ``<base href>``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[str, str]] = []
-        self.base = ""
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "base" and values.get("href"):
-            self.base = values["href"] or ""
-        elif tag == "a" and values.get("href"):
-            self._href = values["href"]
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.anchors.append((self._href, "".join(self._text)))
-            self._href = None

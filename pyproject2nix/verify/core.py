@@ -42,7 +42,7 @@ from .model import (
     Status,
     VerifyReport,
 )
-from .perturb import Host, PerturbationPlan, plan_perturbations
+from .perturb import STATIC_SHELL, Host, PerturbationPlan, plan_perturbations
 from .plan import make_plan
 from .stores import (
     RunSettings,
@@ -290,38 +290,53 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
     )
     context.timed("compare", started)
     results = [_with_build_times(result, infos, context) for result in results]
-    if _varies_environment(perturbation_plan):
-        results = _environment_check(results, store_a, run_a, context)
+    if _variant_perturbations(perturbation_plan):
+        results = _variant_check(results, store_a, run_a, perturbation_plan, context)
     return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
 
 
-def _varies_environment(perturbation_plan: PerturbationPlan) -> bool:
-    return any(p.name == "environment" for p in perturbation_plan.applied)
+def _variant_perturbations(perturbation_plan: PerturbationPlan) -> list[str]:
+    """The applied perturbations that need variant derivations (see envcheck.py)."""
+    return [p.name for p in perturbation_plan.applied if p.name in ("environment", "umask")]
 
 
-def _environment_check(
-    results: list[DerivationResult], store: Store, run_a: RunSettings, context: _Context
+def _variant_check(
+    results: list[DerivationResult],
+    store: Store,
+    run_a: RunSettings,
+    perturbation_plan: PerturbationPlan,
+    context: _Context,
 ) -> list[DerivationResult]:
-    """Rebuild each derivation that is reproducible so far as a variant with more variables.
+    """Rebuild each derivation that is reproducible so far as a variant (variables, umask).
 
     The variant builds in ``store`` (A's) on A's inputs, with A's settings: only
-    the environment differs. See :mod:`envcheck`.
+    what the variant changes differs. See :mod:`envcheck`.
     """
     candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
+    varied = _variant_perturbations(perturbation_plan)
     if not candidates:
         return results
     started = time.monotonic()
+    what = []
+    if "environment" in varied:
+        what.append(", ".join(envcheck.EXTRA_ENVIRONMENT) + " set")
+    if "umask" in varied:
+        what.append(f"umask {envcheck.UMASK}")
     context.progress(
-        f"p2n verify: environment: rebuilding {len(candidates)} derivations in {store} with "
-        + ", ".join(envcheck.EXTRA_ENVIRONMENT)
-        + " set"
+        f"p2n verify: {' and '.join(varied)}: rebuilding {len(candidates)} derivations "
+        f"in {store} with {' and '.join(what)}"
     )
-    scratch = context.workspace.directory("environment")
-    variants, unsupported = envcheck.make_variants(candidates, store.url, scratch)
+    scratch = context.workspace.directory("variants")
+    variants, unsupported = envcheck.make_variants(
+        candidates,
+        store.url,
+        scratch,
+        environment="environment" in varied,
+        umask_shell=STATIC_SHELL if "umask" in varied else None,
+    )
     for derivation in unsupported:
         context.progress(
-            f"p2n verify: environment: {derivation.name} not varied "
-            "(structured attrs or reference checks)"
+            f"p2n verify: {derivation.name} has no variant (structured attrs or reference checks)"
         )
     settings = dataclasses.replace(run_a, label="env")
     build([v.drv_path for v in variants], store, settings, on_line=context.nix_lines("env"))
@@ -330,6 +345,7 @@ def _environment_check(
     )
     by_drv = {variant.original.drv_path: variant for variant in variants}
     read_a = _local_reader(context, store, RUN_A)
+    found_by = ", ".join(varied)
     checked: list[DerivationResult] = []
     for result in results:
         variant = by_drv.get(result.derivation.drv_path)
@@ -338,7 +354,10 @@ def _environment_check(
             if variant is None
             else _compare_variant(result, variant, valid, store, read_a, scratch, context)
         )
-    context.timed("environment", started)
+    checked = [
+        dataclasses.replace(r, found_by=found_by) if r.found_by == "variant" else r for r in checked
+    ]
+    context.timed("variants", started)
     return checked
 
 
@@ -351,12 +370,12 @@ def _compare_variant(
     scratch: Path,
     context: _Context,
 ) -> DerivationResult:
-    """The result after the variant: unchanged, or differs (found by "environment")."""
+    """The result after the variant: unchanged, or differs/failed (found by the variant)."""
     if any(valid.get(path) is None for path in variant.outputs.values()):
         log = nixcli.build_log(variant.drv_path, store=store.url)
-        failure = Failure("environment", "build", log_tail=log_tail(log))
+        failure = Failure("variant", "build", log_tail=log_tail(log))
         return dataclasses.replace(
-            result, status=Status.FAILED, failures=(failure,), found_by="environment"
+            result, status=Status.FAILED, failures=(failure,), found_by="variant"
         )
     files: list[FileDifference] = []
     truncated = 0
@@ -378,14 +397,14 @@ def _compare_variant(
             truncated += more
     if not differs:
         return result
-    context.progress(f"p2n verify: {result.derivation.name} differs with the extra variables")
+    context.progress(f"p2n verify: {result.derivation.name}'s variant differs")
     return dataclasses.replace(
         result,
         status=Status.DIFFERS,
         origin=Origin.OWN,
         files=tuple(files),
         files_truncated=truncated,
-        found_by="environment",
+        found_by="variant",
     )
 
 
@@ -498,8 +517,8 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         result = build_check(derivation, store, check_settings, context, keep_failed=True)
         results.append(_same_store_result(derivation, outputs_a, result, context))
     context.timed("build_b_and_compare", started)
-    if _varies_environment(perturbation_plan):
-        results = _environment_check(results, store, run_a, context)
+    if _variant_perturbations(perturbation_plan):
+        results = _variant_check(results, store, run_a, perturbation_plan, context)
     return _report(plan, context, "same-store", store, store, perturbation_plan, results)
 
 

@@ -1,4 +1,4 @@
-"""The ``environment`` perturbation: rebuild each derivation with extra variables.
+"""The ``environment`` and ``umask`` perturbations: rebuild each derivation as a variant.
 
 Nix hands a builder only the derivation's own variables (and a few of its
 own), so ``TZ``, ``LANG``/``LC_ALL`` or any other variable can only reach it
@@ -34,6 +34,8 @@ EXTRA_ENVIRONMENT = {
     "LC_ALL": "C.UTF-8",
     "P2N_VERIFY_SECOND_BUILD": "1",
 }
+UMASK = "077"
+UMASK_WRAPPER = f'umask {UMASK} && exec "$0" "$@"'
 # Attributes ``derivation`` reads as lists or that carry structured attrs: a
 # variant made from the stored strings would not be the same build.
 UNSUPPORTED_ATTRIBUTES = (
@@ -74,8 +76,18 @@ class Variant:
     outputs: dict[str, str]
 
 
-def variant_spec(drv_path: str, shown: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The variant of one derivation, as data for VARIANT_EXPRESSION (None: unsupported)."""
+def variant_spec(
+    drv_path: str,
+    shown: Mapping[str, Any],
+    *,
+    environment: bool = True,
+    umask_shell: str | None = None,
+) -> dict[str, Any] | None:
+    """The variant of one derivation, as data for VARIANT_EXPRESSION (None: unsupported).
+
+    ``environment`` adds EXTRA_ENVIRONMENT; ``umask_shell`` (a static shell's
+    store path) runs the builder through it with umask UMASK first.
+    """
     body = shown[drv_path]
     env: dict[str, str] = dict(body.get("env", {}))
     if any(name in env for name in UNSUPPORTED_ATTRIBUTES):
@@ -88,19 +100,29 @@ def variant_spec(drv_path: str, shown: Mapping[str, Any]) -> dict[str, Any] | No
     for input_drv, names in body.get("inputDrvs", {}).items():
         input_outputs = shown[input_drv].get("outputs", {})
         inputs += [input_outputs[name]["path"] for name in names]
+    builder, args = body["builder"], list(body.get("args", []))
+    if umask_shell is not None:
+        # $0 is the real builder: exec keeps argv as the derivation gives it.
+        builder, args = umask_shell, ["-c", UMASK_WRAPPER, builder, *args]
+        inputs.append(umask_shell)
     return {
         "name": body["env"].get("name", drv_path.rsplit("-", 1)[-1].removesuffix(".drv")),
         "system": body["system"],
-        "builder": body["builder"],
-        "args": list(body.get("args", [])),
+        "builder": builder,
+        "args": args,
         "outputs": outputs,
-        "env": {**env, **extra},
+        "env": {**env, **(extra if environment else {})},
         "inputs": sorted(inputs),
     }
 
 
 def make_variants(
-    derivations: Sequence[Derivation], store: str | None, scratch: Path
+    derivations: Sequence[Derivation],
+    store: str | None,
+    scratch: Path,
+    *,
+    environment: bool = True,
+    umask_shell: Path | None = None,
 ) -> tuple[list[Variant], list[Derivation]]:
     """Write the variants into ``store`` (where A's outputs are); also return the unsupported."""
     if not derivations:
@@ -109,11 +131,14 @@ def make_variants(
     for derivation in derivations:
         if derivation.drv_path not in shown:
             shown.update(nixcli.show_derivations(derivation.drv_path, recursive=True))
+    shell = None
+    if umask_shell is not None:
+        shell = nixcli.add_to_store(str(umask_shell), store=store)
     supported: list[Derivation] = []
     unsupported: list[Derivation] = []
     specs = []
     for derivation in derivations:
-        spec = variant_spec(derivation.drv_path, shown)
+        spec = variant_spec(derivation.drv_path, shown, environment=environment, umask_shell=shell)
         if spec is None:
             unsupported.append(derivation)
             continue

@@ -154,7 +154,8 @@ class DerivationResult:
     diffoscope: str | None = None
     diffoscope_html: tuple[tuple[str, str], ...] = ()  # (output, page) for --html
     build_seconds: tuple[tuple[str, float], ...] = ()  # (run, seconds) where measured
-    found_by: str | None = None  # "environment": identical in A and B, differs with more variables
+    found_by: str | None = None  # "environment", "umask" or both: identical in A and B, not so
+    # in the variant derivation (see envcheck.py)
 
     @property
     def nar_size(self) -> int | None:

@@ -48,11 +48,14 @@ NAMES = (
     "file-order",
     "hostname",
     "environment",
+    "umask",
 )
 # Asked for by reproducible-builds practice, but Nix fixes them for every builder.
-FIXED_BY_NIX = {
-    "umask": "Nix sets umask 022 for every builder (and stores files 0444/0555)",
-}
+# (Nix sets umask 022 for every builder and the environment from the derivation alone:
+# both vary only through the variant derivations of envcheck.py.)
+FIXED_BY_NIX: dict[str, str] = {}
+STATIC_SHELL = Path("/bin/bash-static")  # runs in the sandbox without libraries (Debian)
+UMASK_B = "077"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Host:
     timezone_file: Path | None  # zoneinfo file for TIMEZONE_B, when installed
     build_group_uids: dict[str, tuple[int, ...]]  # build-users group → its members' uids
     store_a_local: bool = True  # run A's store is this machine's (environment variants go there)
+    static_shell: Path | None = None  # for the umask variant's builder wrapper
 
     @classmethod
     def detect(cls, *, local_builds: bool, sandboxed: bool, store_a_local: bool = True) -> Host:
@@ -97,6 +101,7 @@ class Host:
             timezone_file=zone if zone.is_file() else None,
             build_group_uids=groups,
             store_a_local=store_a_local,
+            static_shell=STATIC_SHELL if STATIC_SHELL.is_file() else None,
         )
 
 
@@ -165,8 +170,10 @@ def _why_unavailable(name: str, host: Host) -> str | None:
             return "no /dev/fuse on this machine"
         if not host.root:
             return "disorderfs --multi-user (the build users read through it) needs root"
-    if name == "environment" and not host.store_a_local:
+    if name in ("environment", "umask") and not host.store_a_local:
         return "the variants are made and built in store A, which is on another machine"
+    if name == "umask" and host.static_shell is None:
+        return f"needs a static shell at {STATIC_SHELL} (Debian: apt-get install bash-static)"
     if name == "hostname":
         if not host.local_builds:
             return remote
@@ -348,6 +355,17 @@ def plan_perturbations(requested: frozenset[str] | None, host: Host) -> Perturba
                 "is also rebuilt on its own in store A, on A's inputs, as a variant with "
                 "these variables added (where it does not set them itself); its output is "
                 "compared with A's after mapping the variant's output paths back",
+            )
+        )
+    if "umask" in wanted:
+        applied.append(
+            Perturbation(
+                "umask",
+                "022 (Nix sets it for every builder)",
+                UMASK_B,
+                "each derivation's variant (as for environment) runs its builder through a "
+                f"static shell that sets umask {UMASK_B} first; file modes inside archives, "
+                "and what a build can read back, may change (Nix stores files 0444/0555)",
             )
         )
     return PerturbationPlan(

@@ -26,7 +26,7 @@ RUN_NAMES = {
     "b": "B",
     "check": "the rebuild check",
     "fetch": "the fetch",
-    "environment": "A with more environment variables",
+    "variant": "the variant (environment, umask)",
 }
 
 
@@ -73,8 +73,8 @@ def detail_text(result: DerivationResult, report: VerifyReport) -> str:
     if result.status is Status.REPRODUCIBLE:
         return ""
     files = _file_list(result)
-    if result.found_by == "environment":
-        cause = "own, with more environment variables (identical in A and B)"
+    if result.found_by:
+        cause = f"own, in the {result.found_by} variant (identical in A and B)"
     elif result.origin is Origin.OWN:
         cause = "own"
     else:

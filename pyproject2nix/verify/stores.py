@@ -90,6 +90,7 @@ class Workspace:
     keep: bool
     extra_paths: list[Path] = field(default_factory=list)  # e.g. .check copies in a user store
     mounts: list[Path] = field(default_factory=list)  # disorderfs mount points
+    scratch_paths: list[Path] = field(default_factory=list)  # removed even with keep
 
     @classmethod
     def create(cls, *, keep: bool) -> Workspace:
@@ -115,7 +116,7 @@ class Workspace:
             tempfile.mkdtemp(prefix="p2n-verify-order-", dir=parent if reachable else "/tmp")
         )
         backing.chmod(0o755)
-        self.extra_paths.append(backing)
+        self.scratch_paths.append(backing)  # Nix's build dirs under it are gone after the build
         try:
             subprocess.run(
                 [
@@ -158,6 +159,8 @@ class Workspace:
     def cleanup(self) -> None:
         """Remove everything this run made, unless ``keep``."""
         self.unmount()
+        for path in self.scratch_paths:
+            remove_tree(path)
         if self.keep:
             return
         for path in [*self.extra_paths, self.root]:
