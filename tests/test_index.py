@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -26,8 +27,8 @@ def _request(index: LoopbackIndex, project: str, *names: str) -> PageRequest:
     return PageRequest(index.url, project, lambda files: wanted <= files.keys(), ", ".join(names))
 
 
-def _client(tmp_path: Path, **options: object) -> IndexClient:
-    return IndexClient(tmp_path / "cache", backoff=0.0, **options)  # type: ignore[arg-type]
+def _client(tmp_path: Path, **options: Any) -> IndexClient:
+    return IndexClient(tmp_path / "cache", backoff=0.0, **options)
 
 
 def test_json_page_with_relative_urls() -> None:
