@@ -24,14 +24,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -46,6 +44,7 @@ from .errors import InputError
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .poetryconstraint import Constraint, ConstraintError, parse_constraint
 from .tomlfile import TomlTable, load_toml
+from .wheelname import wheel_tags
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 SUPPORTED_LOCK_VERSIONS = ("1.1", "2.0", "2.1")
@@ -486,20 +485,13 @@ def _files(
         url = source.location if source.kind in (SourceKind.URL, SourceKind.PATH) else ""
         if filename.endswith(".whl"):
             try:
-                _, _, _, tags = parse_wheel_filename(filename)
+                tags = wheel_tags(filename)
             except InvalidWheelFilename as exc:
                 raise entry.error("file", f"not a valid wheel file name {filename!r}") from exc
-            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=_shared(tags)))
+            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=tags))
         elif filename.endswith(_SDIST_SUFFIXES) and sdist is None:
             sdist = Artifact(url=url, sha256=sha256, filename=filename)
     return tuple(wheels), sdist
-
-
-@lru_cache(maxsize=4096)
-def _shared(tags: frozenset[Tag]) -> frozenset[Tag]:
-    """One object per distinct tag set, as the uv.lock reader gives: selection keys its
-    wheel ranks by tag set, and equal-but-distinct sets compare tag by tag."""
-    return tags
 
 
 def _metadata_entries(
