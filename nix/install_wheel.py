@@ -19,12 +19,14 @@ import importlib.util
 import os
 import sys
 import sysconfig
+from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, os.environ["installer"])
 
-from installer import install  # noqa: E402
-from installer.destinations import SchemeDictionaryDestination  # noqa: E402
-from installer.sources import WheelFile  # noqa: E402
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
 
 out = os.environ["out"]
 site_packages = os.path.join(out, os.environ["sitePackages"])
@@ -38,7 +40,7 @@ scheme = {
 }
 
 
-def load(name: str, path: str):  # type: ignore[no-untyped-def]
+def load(name: str, path: str) -> ModuleType:
     """A helper script of the library (passed as a store path) as a module."""
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -51,7 +53,7 @@ def load(name: str, path: str):  # type: ignore[no-untyped-def]
 scratch = os.environ.get("TMPDIR", "/tmp")
 if os.environ.get("buildWheelScript"):
     # Built from source (sdist, git, local): build_wheel.py runs the PEP 517 backend.
-    linked = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
+    linked: str = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
     os.environ["wheelName"] = os.path.basename(linked)
 else:
     # installer refuses a wheel whose file name does not match its .dist-info;
@@ -65,7 +67,7 @@ destination = SchemeDictionaryDestination(
     script_kind="posix",
     bytecode_optimization_levels=(),
 )
-with WheelFile.open(linked) as source:
+with WheelFile.open(Path(linked)) as source:
     install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
 print("installed", os.environ["wheelName"], "into", out, "with", sysconfig.get_python_version())
 

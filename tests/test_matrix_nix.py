@@ -220,8 +220,8 @@ def _root_project(row: Row, sdist: Path, root: Path) -> Path:
         assert not (project / "pyproject.toml").exists()
         (project / "pyproject.toml").write_text(row.root_pyproject)
     if row.pyproject_extra:
-        with (project / "pyproject.toml").open("a") as pyproject:
-            pyproject.write(row.pyproject_extra)
+        with (project / "pyproject.toml").open("a") as appended:
+            appended.write(row.pyproject_extra)
     if row.git_tag is not None:
         # The fallback the version plugins read without .git: gone, so git is the only source.
         (project / "PKG-INFO").unlink()

@@ -104,6 +104,23 @@ def test_urls_come_from_the_index_and_then_from_the_cache(
     assert "p2n-gamma" in (project / "p2n" / "lock.nix").read_text()
 
 
+def test_warm_run_reads_no_index_page(tmp_path: Path, loopback_index: LoopbackIndex) -> None:
+    project = _project(tmp_path, "loopback-2.1", loopback_index)
+    assert _generate(project)[0] == 0
+    lock_nix = (project / "p2n" / "lock.nix").read_bytes()
+    # The whole pages go; the compact cache of the locked versions answers alone.
+    shutil.rmtree(tmp_path / "cache" / "p2n" / "simple")
+    (project / "p2n" / "lock.nix").unlink()
+    code, stdout, stderr = _generate(project, "--offline")
+    assert code == 0, stderr
+    assert "0 requests, 2 pages from cache" in stdout
+    assert (project / "p2n" / "lock.nix").read_bytes() == lock_nix
+    # A lock whose hash differs from the cached one is not answered from the cache.
+    _edit_lock(project, BETA_SHA256, "1" * 64)
+    code, _, stderr = _generate(project, "--offline")
+    assert code == 2 and re.search(r"--offline: .*'p2n-beta'.*p2n_beta-2.0.0", stderr), stderr
+
+
 def test_every_lock_version_gives_the_same_packages(
     tmp_path: Path, loopback_index: LoopbackIndex
 ) -> None:
