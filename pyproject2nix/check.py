@@ -30,6 +30,7 @@ from .errors import HashMismatchError, IndexQueryError, InputError
 from .generate import GenerateRequest, LockDriftError, plan, relock_command
 from .index import IndexClient, IndexFile
 from .index.client import Files, PageRequest
+from .index.versions import VersionRequest, files_of_version
 from .output import STAGING_PREFIX
 from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR
 from .settings import SETTINGS_MARK, Settings
@@ -158,17 +159,28 @@ class RecordedFiles(IndexClient):
         super().__init__(offline=True)
         self.recorded = recorded_files(text)
 
-    def pages(self, wanted: Sequence[PageRequest]) -> dict[tuple[str, str], Files]:
-        """The recorded files of each project; :class:`NotRecorded` if they do not do."""
-        result: dict[tuple[str, str], Files] = {}
+    def version_files(
+        self, wanted: Sequence[VersionRequest]
+    ) -> dict[tuple[str, str, str], dict[str, IndexFile]]:
+        """The recorded files of each requested version; :class:`NotRecorded` if they lack any."""
+        result: dict[tuple[str, str, str], dict[str, IndexFile]] = {}
         for request in wanted:
-            files = self.recorded.get(canonicalize_name(request.project), {})
-            if not request.satisfied(files):
+            page = self.recorded.get(canonicalize_name(request.project), {})
+            files = files_of_version(page, request)
+            named = request.files.keys() if request.files is not None else ()
+            if not files or not set(named) <= files.keys():
                 raise NotRecorded(
-                    f"{LOCK_DATA} does not record {request.what} of {request.project}"
+                    f"{LOCK_DATA} does not record the files of {request.project} "
+                    f"{request.version} the lock names"
                 )
-            result[(request.index_url, request.project)] = files
+            result[request.key] = files
         return result
+
+    def pages(self, wanted: Sequence[PageRequest]) -> dict[tuple[str, str], Files]:
+        """Never a page: what the record lacks, the lock did not name at generation."""
+        if wanted:
+            raise NotRecorded(f"{LOCK_DATA} does not record files of {wanted[0].project}")
+        return {}
 
 
 def check(project_dir: Path) -> Freshness:
