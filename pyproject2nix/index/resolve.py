@@ -17,7 +17,7 @@ from typing import TypeVar, cast
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-from ..errors import IndexQueryError, InputError
+from ..errors import HashMismatchError, IndexQueryError, InputError
 from ..model import Artifact, Lock, LockedPackage, SourceKind, Wheel
 from ..select import Selection
 from .client import IndexClient, display_url
@@ -153,7 +153,7 @@ def resolve_urls(
                 f"list {artifact.filename}; was it deleted from the index? Re-lock"
             )
         if artifact.sha256 and found.sha256 and artifact.sha256 != found.sha256:
-            raise InputError(
+            raise HashMismatchError(
                 f"{lock.path}: package {_label(package)}: {artifact.filename} has sha256 "
                 f"{artifact.sha256} in the lock but {found.sha256} on {display_url(index)}; "
                 "the file changed on the index or the lock is damaged: find out which, "
