@@ -161,7 +161,7 @@ def load(name: str, path: str) -> ModuleType:
 scratch = os.environ.get("TMPDIR", "/tmp")
 if os.environ.get("buildWheelScript"):
     # Built from source (sdist, git, local): build_wheel.py runs the PEP 517 backend.
-    linked = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
+    linked: str = load("build_wheel", os.environ["buildWheelScript"]).build(scratch)
     os.environ["wheelName"] = os.path.basename(linked)
 else:
     # installer refuses a wheel whose file name does not match its .dist-info;
@@ -175,7 +175,7 @@ destination = StoreDestination(
     script_kind="posix",
     bytecode_optimization_levels=(),
 )
-with WheelFile.open(linked) as source:
+with WheelFile.open(Path(linked)) as source:
     install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
 print("installed", os.environ["wheelName"], "into", out, "with", version)
 

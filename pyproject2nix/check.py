@@ -7,17 +7,33 @@ p2n version) so a pre-commit hook or CI step can point at the fix.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
-from .errors import InputError
+from .errors import HashMismatchError, IndexQueryError, InputError
 from .generate import GenerateRequest, LockDriftError, plan, relock_command
+from .index import IndexClient, IndexFile
+from .index.client import Files, PageRequest
+from .index.versions import VersionRequest, files_of_version
 from .output import STAGING_PREFIX
-from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR, SETTINGS_MARK
+from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR
+from .settings import SETTINGS_MARK, Settings
 
 LOCK_DATA = f"{OUTPUT_DIR}/lock.nix"
 
@@ -35,10 +51,21 @@ class Freshness:
         return not self.stale_files
 
 
-def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
+@dataclass(frozen=True)
+class Record:
+    """What ``p2n generate`` recorded in the header of ``p2n/lock.nix``, and its text."""
+
+    version: str
+    settings: Settings
+    input_digests: Mapping[str, str]
+    text: str
+
+
+def read_record(lock_data: Path) -> Record:
     """Version, settings and input digests recorded in the header of ``p2n/lock.nix``."""
     version = ""
-    records: dict[str, dict[str, object]] = {SETTINGS_MARK: {}, INPUTS_MARK: {}}
+    settings = Settings()
+    digests: dict[str, str] = {}
     try:
         text = lock_data.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -48,26 +75,112 @@ def _recorded(lock_data: Path) -> tuple[str, dict[str, object], dict[str, str]]:
             break
         if line.startswith(GENERATED_MARK):
             version = (line[len(GENERATED_MARK) :].split() or [""])[0]
-        for mark in records:
-            if line.startswith(mark):
-                try:
-                    records[mark] = json.loads(line[len(mark) :])
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    raise InputError(
-                        f"{lock_data}: damaged header line {mark.strip()}; run p2n generate"
-                    ) from exc
-                if not isinstance(records[mark], dict):
-                    raise InputError(
-                        f"{lock_data}: damaged header line {mark.strip()} (not a JSON object); "
-                        "run p2n generate"
-                    )
-    digests = {str(k): str(v) for k, v in records[INPUTS_MARK].items()}
-    return version, records[SETTINGS_MARK], digests
+        try:
+            if line.startswith(SETTINGS_MARK):
+                settings = Settings.from_json(line[len(SETTINGS_MARK) :])
+            elif line.startswith(INPUTS_MARK):
+                recorded = json.loads(line[len(INPUTS_MARK) :])
+                if not isinstance(recorded, dict):
+                    raise ValueError("not a JSON object")
+                digests = {str(k): str(v) for k, v in recorded.items()}
+        except (ValueError, RecursionError) as exc:
+            mark = line.split(":", 1)[0] + ":"
+            raise InputError(
+                f"{lock_data}: damaged header line {mark} ({exc}); run p2n generate"
+            ) from exc
+    return Record(version, settings, digests, text)
 
 
-def recorded_settings(lock_data: Path) -> dict[str, object]:
+def recorded_settings(lock_data: Path) -> Settings:
     """The ``p2n generate`` settings recorded in ``p2n/lock.nix`` (``p2n diff`` reads the lock)."""
-    return _recorded(lock_data)[1]
+    return read_record(lock_data).settings
+
+
+class NotRecorded(IndexQueryError):
+    """The lock names a file that ``p2n/lock.nix`` does not record: it is stale."""
+
+
+_ATTRSET = re.compile(r"\{([^{}]*)\}")
+_STRING_ATTR = re.compile(r'([A-Za-z0-9_-]+) = "((?:[^"\\]|\\.)*)";')
+_NIX_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_NIX_ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def recorded_files(text: str) -> dict[str, dict[str, IndexFile]]:
+    """Every file ``p2n/lock.nix`` fetches by URL, by project, then file name.
+
+    Read from the attribute sets that hold a ``url`` (and a ``sha256`` or an
+    SRI ``hash``), so it does not depend on the data format's layout.
+    """
+    found: dict[str, dict[str, IndexFile]] = {}
+    for attrset in _ATTRSET.finditer(text):
+        values = {
+            key: _NIX_UNESCAPE.sub(lambda m: _NIX_ESCAPED.get(m.group(1), m.group(1)), raw)
+            for key, raw in _STRING_ATTR.findall(attrset.group(1))
+        }
+        url = values.get("url")
+        if not url:
+            continue
+        filename = values.get("name") or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        sha256 = values.get("sha256") or _sri_to_hex(values.get("hash", ""))
+        project = _project_of(filename)
+        if project is not None:
+            found.setdefault(project, {})[filename] = IndexFile(filename, url, sha256)
+    return found
+
+
+def _sri_to_hex(sri: str) -> str:
+    if not sri.startswith("sha256-"):
+        return ""
+    try:
+        return base64.b64decode(sri.removeprefix("sha256-"), validate=True).hex()
+    except ValueError:
+        return ""
+
+
+def _project_of(filename: str) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            return canonicalize_name(parse_wheel_filename(filename)[0])
+        return canonicalize_name(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+class RecordedFiles(IndexClient):
+    """Index pages made of the files ``p2n/lock.nix`` records: ``p2n check`` asks no index.
+
+    Sound because the record also holds the lock's digest: the same lock gives
+    the same files (their URLs are what the index said at generation), and a
+    changed lock makes ``p2n/lock.nix`` stale whatever the index says now.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(offline=True)
+        self.recorded = recorded_files(text)
+
+    def version_files(
+        self, wanted: Sequence[VersionRequest]
+    ) -> dict[tuple[str, str, str], dict[str, IndexFile]]:
+        """The recorded files of each requested version; :class:`NotRecorded` if they lack any."""
+        result: dict[tuple[str, str, str], dict[str, IndexFile]] = {}
+        for request in wanted:
+            page = self.recorded.get(canonicalize_name(request.project), {})
+            files = files_of_version(page, request)
+            named = request.files.keys() if request.files is not None else ()
+            if not files or not set(named) <= files.keys():
+                raise NotRecorded(
+                    f"{LOCK_DATA} does not record the files of {request.project} "
+                    f"{request.version} the lock names"
+                )
+            result[request.key] = files
+        return result
+
+    def pages(self, wanted: Sequence[PageRequest]) -> dict[tuple[str, str], Files]:
+        """Never a page: what the record lacks, the lock did not name at generation."""
+        if wanted:
+            raise NotRecorded(f"{LOCK_DATA} does not record files of {wanted[0].project}")
+        return {}
 
 
 def check(project_dir: Path) -> Freshness:
@@ -81,12 +194,19 @@ def check(project_dir: Path) -> Freshness:
         )
     if not lock_data.is_file():
         return Freshness((LOCK_DATA,), ("not generated yet: run p2n generate",))
-    version, settings, digests = _recorded(lock_data)
-    request = replace(GenerateRequest.from_settings(project_dir, settings), online=False)
+    record = read_record(lock_data)
+    request = GenerateRequest(
+        project_dir=project_dir, settings=record.settings, online=False, recorded=True
+    )
     try:
-        expected = plan(request).files
+        expected = plan(request, RecordedFiles(record.text)).files
     except StaleBuildLock as exc:
         return Freshness((f"{OUTPUT_DIR}/{BUILD_LOCK_FILE}",), (str(exc),))
+    except (IndexQueryError, HashMismatchError) as exc:
+        # RecordedFiles asks no index: its errors say p2n/lock.nix does not record the
+        # files as the lock names them, so the lock changed (its digest says so).
+        reasons = _input_changes(project_dir, record) or [str(exc)]
+        return Freshness((LOCK_DATA,), tuple(reasons))
     except LockDriftError as exc:
         # The generated files may match the lock, but the lock no longer matches
         # what the project declares: the environment lacks what was added.
@@ -109,15 +229,21 @@ def check(project_dir: Path) -> Freshness:
         if path.is_file() and path.relative_to(project_dir).as_posix() not in expected
     )
     stale += extra
-    reasons = []
-    for name, digest in sorted(digests.items()):
-        path = project_dir / name
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            reasons.append(f"{name} changed since generation")
-    if version != __version__:
-        reasons.append(f"generated by p2n {version or '?'}, this is p2n {__version__}")
+    reasons = _input_changes(project_dir, record)
+    if record.version != __version__:
+        reasons.append(f"generated by p2n {record.version or '?'}, this is p2n {__version__}")
     if stale and not reasons:
         reasons.append("generated files were edited by hand")
     if extra:
         reasons.append(f"files p2n no longer writes: {', '.join(extra)}")
     return Freshness(tuple(stale), tuple(reasons) if stale else ())
+
+
+def _input_changes(project_dir: Path, record: Record) -> list[str]:
+    """The inputs whose content differs from what was recorded."""
+    reasons = []
+    for name, digest in sorted(record.input_digests.items()):
+        path = project_dir / name
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            reasons.append(f"{name} changed since generation")
+    return reasons

@@ -221,33 +221,33 @@ def generate(
 
     from .generate import GenerateRequest, plan
     from .output import check_not_foreign, recover, write_tree
-    from .select import FilePolicy, Options
+    from .settings import Settings, relative_root
 
     recover(project_dir)
 
     request = GenerateRequest(
         project_dir=project_dir,
-        python=python,
-        systems=systems,
-        lock_file=lock_file,
-        root=root,
+        settings=Settings(
+            python=python,
+            systems=systems,
+            extras=extras,
+            all_extras=all_extras,
+            groups=(*groups, *with_groups),
+            no_default_groups=no_dev,
+            without_groups=without_groups,
+            only_groups=only_groups or None,
+            prefer_sdist=tuple(p if p == ":all:" else canonicalize_name(p) for p in prefer_sdist),
+            prefer_wheel=tuple(canonicalize_name(p) for p in prefer_wheel),
+            lock_file=lock_file.name if lock_file is not None else None,
+            trust_index_hashes=trust_index_hashes,
+            allow_insecure_http=allow_insecure_http,
+            allow_file_urls=allow_file_urls,
+            root=relative_root(root, project_dir) if root is not None else None,
+        ),
+        lock_argument=lock_file,
         offline=offline,
         frozen=frozen,
-        trust_index_hashes=trust_index_hashes,
-        policy=FilePolicy(allow_insecure_http=allow_insecure_http, allow_file_urls=allow_file_urls),
         progress=_progress_line if sys.stderr.isatty() else None,
-        options=Options(
-            extras=frozenset(extras),
-            all_extras=all_extras,
-            groups=frozenset(groups) | frozenset(with_groups),
-            no_default_groups=no_dev,
-            without_groups=frozenset(without_groups),
-            only_groups=frozenset(only_groups) if only_groups else None,
-            prefer_sdist=frozenset(
-                p if p == ":all:" else canonicalize_name(p) for p in prefer_sdist
-            ),
-            prefer_wheel=frozenset(canonicalize_name(p) for p in prefer_wheel),
-        ),
     )
     result = plan(request)
     check_not_foreign(project_dir, force, result.files)

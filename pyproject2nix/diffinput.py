@@ -105,8 +105,8 @@ def _recorded_lock(directory: Path) -> Path | None:
 
     if not (directory / LOCK_DATA).is_file():
         return None
-    lock_file = recorded_settings(directory / LOCK_DATA).get("lock_file")
-    return Path(str(lock_file)) if lock_file else None
+    lock_file = recorded_settings(directory / LOCK_DATA).lock_file
+    return Path(lock_file) if lock_file else None
 
 
 def read_side(spec: str, cwd: Path) -> DiffSide:

@@ -21,6 +21,10 @@ class SelectionError(InputError):
     """No usable file (wheel) for a package on a target system/interpreter."""
 
 
+class HashMismatchError(InputError):
+    """A file's sha256 in the lock differs from the one its index (or the record) gives."""
+
+
 class OutputError(P2NError):
     """The generated files cannot be written (e.g. would overwrite a foreign flake.nix)."""
 

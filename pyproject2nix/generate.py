@@ -8,7 +8,6 @@ lock, choose the interpreter, select packages for every system, render, and
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from .select import (
     reachable,
     select_systems,
 )
+from .settings import Settings
 from .sourcebuild import local_versions, plan_source_builds
 from .sourceroot import SourceRoot, find_source_root
 from .targets import Target, default_python, parse_python, parse_systems
@@ -45,17 +45,11 @@ from .uvlock import read_uv_lock
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """What the user asked ``p2n generate`` for."""
+    """What the user asked ``p2n generate`` for: the recorded settings and how to run."""
 
     project_dir: Path
-    python: str | None = None
-    systems: tuple[str, ...] = ()
-    """Nix systems asked for, each strictly; (): every system the lock can serve."""
-    options: Options = field(default_factory=Options)
-    lock_file: Path | None = None
-    """``--lock``: the lock file (in ``project_dir``); None: the first one found."""
-    trust_index_hashes: bool = False
-    """Take sha256 hashes the lock lacks from the package index (and say so)."""
+    settings: Settings = field(default_factory=Settings)
+    """What shapes the output besides the input files (recorded in ``p2n/lock.nix``)."""
     offline: bool = False
     """Ask package indexes nothing: file URLs come from the cache only."""
     cache_dir: Path | None = None
@@ -64,14 +58,12 @@ class GenerateRequest:
     """Told ``(done, total)`` as index pages arrive."""
     online: bool = True
     """May fetch sources and resolve build requirements (``p2n check`` may not)."""
-    policy: FilePolicy = field(default_factory=FilePolicy)
-    """Opt-ins for http:// and file:// URLs."""
     frozen: bool = False
     """Take the lock as it is even if it no longer matches pyproject.toml (uv's ``--frozen``)."""
     recorded: bool = False
     """Made from the settings in ``p2n/lock.nix`` (``p2n check``), not from flags."""
-    root: Path | None = None
-    """``--root``: local sources may live anywhere below it; None: see :mod:`sourceroot`."""
+    lock_argument: Path | None = None
+    """``--lock`` as typed (the settings record its file name only)."""
 
     def flag(self, name: str) -> str:
         """How errors name a setting: the flag the user passed, or the recorded setting."""
@@ -79,78 +71,12 @@ class GenerateRequest:
             return f"{name.removeprefix('--')} (recorded in p2n/lock.nix)"
         return name
 
-    def settings(self) -> dict[str, object]:
-        """What shapes the output besides the input files, canonical and machine-independent.
-
-        Recorded in the generated files so ``p2n check`` can regenerate exactly.
-        """
-        return {
-            "python": self.python,
-            "systems": sorted(self.systems),
-            "extras": sorted(self.options.extras),
-            "all_extras": self.options.all_extras,
-            "groups": sorted(self.options.groups),
-            "no_default_groups": self.options.no_default_groups,
-            **self._lock_settings(),
-            "prefer_sdist": sorted(self.options.prefer_sdist),
-            "prefer_wheel": sorted(self.options.prefer_wheel),
-        }
-
-    def _lock_settings(self) -> dict[str, object]:
-        """Lock choice and poetry-style group selection, recorded only when not the default."""
-        recorded: dict[str, object] = {}
-        if self.options.without_groups:
-            recorded["without_groups"] = sorted(self.options.without_groups)
-        if self.options.only_groups is not None:
-            recorded["only_groups"] = sorted(self.options.only_groups)
-        if self.lock_file is not None:
-            recorded["lock_file"] = self.lock_file.name
-        if self.trust_index_hashes:
-            recorded["trust_index_hashes"] = True
-        if self.policy.allow_insecure_http:
-            recorded["allow_insecure_http"] = True
-        if self.policy.allow_file_urls:
-            recorded["allow_file_urls"] = True
-        if self.root is not None:
-            # Relative, so the recorded setting is the same on every machine.
-            relative = os.path.relpath(self.root.resolve(), self.project_dir.resolve())
-            recorded["root"] = PurePosixPath(Path(relative)).as_posix()
-        return recorded
-
-    @classmethod
-    def from_settings(cls, project_dir: Path, settings: dict[str, object]) -> GenerateRequest:
-        """The request that :meth:`settings` recorded (unknown keys are ignored)."""
-
-        def strings(key: str) -> tuple[str, ...]:
-            value = settings.get(key, [])
-            return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-        python = settings.get("python")
-        return cls(
-            recorded=True,
-            project_dir=project_dir,
-            python=str(python) if python is not None else None,
-            systems=strings("systems"),
-            lock_file=Path(str(settings["lock_file"])) if settings.get("lock_file") else None,
-            root=project_dir / str(settings["root"]) if settings.get("root") else None,
-            trust_index_hashes=bool(settings.get("trust_index_hashes", False)),
-            policy=FilePolicy(
-                allow_insecure_http=bool(settings.get("allow_insecure_http", False)),
-                allow_file_urls=bool(settings.get("allow_file_urls", False)),
-            ),
-            options=Options(
-                extras=frozenset(strings("extras")),
-                all_extras=bool(settings.get("all_extras", False)),
-                groups=frozenset(strings("groups")),
-                no_default_groups=bool(settings.get("no_default_groups", False)),
-                without_groups=frozenset(strings("without_groups")),
-                only_groups=frozenset(strings("only_groups"))
-                if isinstance(settings.get("only_groups"), list)
-                else None,
-                prefer_sdist=frozenset(strings("prefer_sdist")),
-                prefer_wheel=frozenset(strings("prefer_wheel")),
-            ),
-        )
+    @property
+    def lock_file(self) -> Path | None:
+        """The lock to read (in ``project_dir``); None: the first one found."""
+        if self.lock_argument is not None:
+            return self.lock_argument
+        return Path(self.settings.lock_file) if self.settings.lock_file else None
 
 
 @dataclass(frozen=True)
@@ -188,7 +114,10 @@ def find_locks(
     uv.lock, poetry.lock, pylock.toml, then ``pylock.<name>.toml`` (PEP 751).
     """
     if lock_file is not None:
-        path = lock_file if lock_file.is_file() else project_dir / lock_file
+        beside = project_dir / lock_file  # a bare name is the project's, whatever the cwd
+        path = beside if not lock_file.is_absolute() and beside.is_file() else lock_file
+        if not path.is_file():
+            path = beside
         if not path.is_file():
             raise InputError(f"{flag} {lock_file}: no such file")
         if path.resolve().parent != project_dir.resolve():
@@ -276,8 +205,8 @@ def choose_python(request: GenerateRequest, lock: Lock, project: LocalProject) -
     """--python, else .python-version, else the oldest nixpkgs CPython allowed."""
     requires = lock.requires_python if str(lock.requires_python) else project.requires_python
     pinned_file = request.project_dir / ".python-version"
-    if request.python is not None:
-        chosen = parse_python(request.python, request.flag("--python"))
+    if request.settings.python is not None:
+        chosen = parse_python(request.settings.python, request.flag("--python"))
     elif pinned_file.is_file():
         text = read_python_version(pinned_file)
         chosen = parse_python(".".join(text.split(".")[:2]), str(pinned_file))
@@ -452,8 +381,14 @@ def _notes(trusted: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def plan(request: GenerateRequest) -> GeneratePlan:
-    """Compute every generated file for ``request`` without writing anything."""
+def plan(request: GenerateRequest, index: IndexClient | None = None) -> GeneratePlan:
+    """Compute every generated file for ``request`` without writing anything.
+
+    ``index``: where file URLs the lock lacks come from (default: package indexes,
+    through the cache).
+    """
+    settings = request.settings
+    options = settings.options
     root = request.project_dir.resolve()
     for name in ("pyproject.toml", OVERRIDES_FILE, ".python-version"):
         check_inside(request.project_dir / name, root)
@@ -475,26 +410,28 @@ def plan(request: GenerateRequest) -> GeneratePlan:
     if lock.drift and not request.frozen:
         raise LockDriftError(lock)
     python = choose_python(request, lock, project)
-    check_options(lock, request.options)
-    targets, unsupported = candidate_targets(lock, parse_systems(request.systems), python)
-    client = IndexClient(request.cache_dir, offline=request.offline, progress=request.progress)
-    lock, trusted_packages = fill_missing_files(
-        lock, _needed(lock, targets, request.options), client, request.trust_index_hashes
+    check_options(lock, options)
+    targets, unsupported = candidate_targets(lock, parse_systems(settings.systems), python)
+    client = index or IndexClient(
+        request.cache_dir, offline=request.offline, progress=request.progress
     )
-    chosen = select_systems(lock, targets, request.options, strict=bool(request.systems))
+    lock, trusted_packages = fill_missing_files(
+        lock, _needed(lock, targets, options), client, settings.trust_index_hashes
+    )
+    chosen = select_systems(lock, targets, options, strict=bool(settings.systems))
     left_out = tuple(sorted((*unsupported, *chosen.left_out), key=lambda o: o.system))
-    resolution = resolve_urls(lock, list(chosen.selections), client, request.trust_index_hashes)
+    resolution = resolve_urls(lock, list(chosen.selections), client, settings.trust_index_hashes)
     selections = list(resolution.selections)
     allowed = sorted(
         {
             note
             for selection in selections
-            for note in check_selection(lock, selection, request.policy)
+            for note in check_selection(lock, selection, settings.policy)
         }
     )
-    allowed += _git_notes(lock, selections, request.policy)
+    allowed += _git_notes(lock, selections, settings.policy)
     trusted = (*trusted_packages, *resolution.trusted)
-    source_root = find_source_root(request.project_dir, request.root)
+    source_root = find_source_root(request.project_dir, settings.root_dir(request.project_dir))
     members = _members(source_root, lock, selections)
     _check_local_files(source_root, lock, selections)
     _check_names(lock, selections, members)
@@ -510,7 +447,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
         request.project_dir, load_toml(request.project_dir / "pyproject.toml")
     )
     overrides.check_names({p.name for p in lock.packages}, lock_path.name)
-    _check_preferences(request.options, {p.name for p in lock.packages}, lock_path)
+    _check_preferences(options, {p.name for p in lock.packages}, lock_path)
     inputs = [lock_path, request.project_dir / "pyproject.toml"]
     if (request.project_dir / OVERRIDES_FILE).is_file():
         inputs.append(request.project_dir / OVERRIDES_FILE)
@@ -538,7 +475,7 @@ def plan(request: GenerateRequest) -> GeneratePlan:
             members=members,
             input_digests=digests,
             notes=_notes(trusted, allowed),
-            settings=request.settings(),
+            settings=settings,
             root_scripts=tuple(root_scripts),
             overrides=overrides,
             source_builds=source_builds,

@@ -77,4 +77,8 @@ fi
 # (a test tool, not a dependency of p2n: kept out of pyproject.toml and uv.lock).
 .venv/bin/python -m pip install -q --disable-pip-version-check check-jsonschema==0.39.0 2>&1 |
   grep -v -E "^WARNING: Location .* is ignored" || true
+# The installer that builds pin (nix/installer.nix), so mypy checks nix/*.py against it
+# (kept out of pyproject.toml for the same reason).
+.venv/bin/python -m pip install -q --disable-pip-version-check installer==1.1.0 2>&1 |
+  grep -v -E "^WARNING: Location .* is ignored" || true
 .venv/bin/p2n --version >/dev/null

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pyproject2nix.check import recorded_files
 from tests.helpers import EXAMPLE, UV_FIXTURES, copy_project, run_p2n
 
 
@@ -60,3 +61,17 @@ def test_broken_lock_is_exit_2(tmp_path: Path) -> None:
     result = run_p2n("check", "--project", str(project))
     assert result.returncode == 2
     assert "malformed TOML" in result.stderr
+
+
+def test_recorded_files_are_read_from_any_data_layout() -> None:
+    """``p2n check`` takes file URLs from p2n/lock.nix; format 1 (hex) and SRI hashes."""
+    recorded = recorded_files((EXAMPLE / "p2n" / "lock.nix").read_text())
+    attrs = recorded["attrs"]["attrs-26.1.0-py3-none-any.whl"]
+    assert attrs.url.startswith("https://files.pythonhosted.org/") and len(attrs.sha256) == 64
+    sri = recorded_files(
+        '{ files = { "a_b-1.0.tar.gz" = { url = "https://x.test/a_b-1.0.tar.gz"; '
+        'hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }; }; }'
+    )
+    assert sri["a-b"]["a_b-1.0.tar.gz"].sha256 == (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import FIXTURES, POETRY_FIXTURES, UV_FIXTURES, run_p2n
 
@@ -36,7 +37,7 @@ def _git_history(repo: Path, *revisions: Path) -> None:
         )
 
 
-def _changes(document: dict[str, object], system: str) -> dict[str, dict[str, object]]:
+def _changes(document: dict[str, Any], system: str) -> dict[str, dict[str, Any]]:
     systems = document["systems"]
     assert isinstance(systems, dict)
     return {c["name"]: c for c in systems[system]["changes"]}

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
 
 from pyproject2nix.buildlock import _s as toml_string
 from pyproject2nix.errors import InputError, P2NError
@@ -189,7 +190,7 @@ def test_build_lock_strings_are_valid_toml(value: str) -> None:
 def test_accepted_env_names_never_change_a_derivation(name: str) -> None:
     table = TomlTable(Path("p2n.toml"), "", {"packages": {"demo": {"env": {name: "1"}}}})
     try:
-        env = parse_overrides(table, "p2n.toml").package("demo").env
+        env = parse_overrides(table, "p2n.toml").package(canonicalize_name("demo")).env
     except InputError:
         return
     assert env == ((name, "1"),)

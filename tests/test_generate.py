@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyproject2nix.generate import GenerateRequest, plan
+from pyproject2nix.settings import Settings
 from tests.helpers import EXAMPLE, UV_FIXTURES, copy_project, run_p2n
 
 
@@ -40,7 +41,9 @@ def test_output_is_identical_across_directories_and_runs(tmp_path: Path) -> None
 
 def test_large_real_lock_renders_every_package(tmp_path: Path) -> None:
     project = copy_project(UV_FIXTURES / "large", tmp_path / "large")
-    result = plan(GenerateRequest(project_dir=project, systems=("x86_64-linux",)))
+    result = plan(
+        GenerateRequest(project_dir=project, settings=Settings(systems=("x86_64-linux",)))
+    )
     assert result.package_counts["x86_64-linux"] > 300
     lock_nix = result.files["p2n/lock.nix"].decode()
     assert lock_nix.count("sha256 = ") == result.package_counts["x86_64-linux"]

@@ -13,10 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.helpers import EXAMPLE, PYLOCK_FIXTURES, copy_project, run_p2n
 
@@ -226,7 +228,7 @@ def test_unwritable_project_is_one_line_error(
     def refuse(**_: object) -> str:
         raise PermissionError(13, "Permission denied", str(tmp_path))
 
-    monkeypatch.setattr(output.tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)  # output's own tempfile module
     with pytest.raises(OutputError, match="cannot write the generated files: Permission denied"):
         output.write_tree(tmp_path, {"flake.nix": b"x"})
 
@@ -310,7 +312,8 @@ def test_env_cannot_change_the_nature_of_a_build(tmp_path: Path, name: str) -> N
     fine = TomlTable(
         tmp_path / "pyproject.toml", "tool.p2n", {"packages": {"demo": {"env": {"CFLAGS": "-O2"}}}}
     )
-    assert parse_overrides(fine, "pyproject.toml").package("demo").env == (("CFLAGS", "-O2"),)
+    demo = canonicalize_name("demo")
+    assert parse_overrides(fine, "pyproject.toml").package(demo).env == (("CFLAGS", "-O2"),)
 
 
 def _virtual_workspace(project: Path) -> Path:

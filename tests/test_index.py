@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from pyproject2nix.errors import IndexQueryError
 from pyproject2nix.index.client import IndexClient, PageRequest, display_url
 from pyproject2nix.index.simple import parse_html, parse_json, parse_page
+from pyproject2nix.index.versions import VersionRequest
 from tests.helpers import INDEX_FILES
 from tests.support.index import LoopbackIndex
 
@@ -22,8 +27,8 @@ def _request(index: LoopbackIndex, project: str, *names: str) -> PageRequest:
     return PageRequest(index.url, project, lambda files: wanted <= files.keys(), ", ".join(names))
 
 
-def _client(tmp_path: Path, **options: object) -> IndexClient:
-    return IndexClient(tmp_path / "cache", backoff=0.0, **options)  # type: ignore[arg-type]
+def _client(tmp_path: Path, **options: Any) -> IndexClient:
+    return IndexClient(tmp_path / "cache", backoff=0.0, **options)
 
 
 def test_json_page_with_relative_urls() -> None:
@@ -174,3 +179,108 @@ def test_damaged_cache_is_ignored(loopback_index: LoopbackIndex, tmp_path: Path)
     again = _client(tmp_path)
     assert BETA in again.page(_request(loopback_index, "p2n-beta", BETA))
     assert again.requests == 1
+
+
+# -- the compact cache of locked versions (index/versions.py) -------------------
+
+BETA_SDIST = "p2n_beta-2.0.0.tar.gz"
+
+
+def _version(
+    index: LoopbackIndex, files: dict[str, str] | None, version: str = "2.0.0"
+) -> VersionRequest:
+    return VersionRequest(index.url, "p2n-beta", Version(version), files)
+
+
+def _pages_cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache" / "simple"
+
+
+def test_warm_run_reads_only_the_versions_file(
+    loopback_index: LoopbackIndex, tmp_path: Path
+) -> None:
+    request = _version(loopback_index, {BETA: BETA_SHA256})
+    first = _client(tmp_path).version_files([request])
+    assert list(first[request.key]) == [BETA]
+    shutil.rmtree(_pages_cache(tmp_path))  # no whole page to fall back on
+    again = _client(tmp_path, offline=True)
+    assert again.version_files([request]) == first
+    assert (again.requests, again.from_cache) == (0, 1)
+    (stored,) = (tmp_path / "cache" / "versions").glob("*.json")
+    # Only the file asked for is kept: not the page's other versions, not the sdist.
+    assert BETA_SDIST not in stored.read_text() and "1.0.0" not in stored.read_text()
+
+
+def test_a_new_locked_version_is_a_miss(loopback_index: LoopbackIndex, tmp_path: Path) -> None:
+    _client(tmp_path).version_files([_version(loopback_index, {BETA: BETA_SHA256})])
+    shutil.rmtree(_pages_cache(tmp_path))
+    older = "p2n_beta-1.0.0-py3-none-any.whl"
+    client = _client(tmp_path)
+    request = _version(loopback_index, {older: ""}, "1.0")  # the lock moved to 1.0
+    assert older in client.version_files([request])[request.key]
+    assert client.requests == 1
+    shutil.rmtree(_pages_cache(tmp_path))
+    with pytest.raises(IndexQueryError, match=r"--offline: .*'p2n-beta'.*p2n_beta-2.0.0.tar.gz"):
+        _client(tmp_path, offline=True).version_files([_version(loopback_index, {BETA_SDIST: ""})])
+
+
+def test_a_cached_file_with_another_hash_is_asked_again(
+    loopback_index: LoopbackIndex, tmp_path: Path
+) -> None:
+    loopback_index.behaviour.wrong_hash.add(BETA)
+    request = _version(loopback_index, {BETA: BETA_SHA256})
+    assert _client(tmp_path).version_files([request])[request.key][BETA].sha256 == "0" * 64
+    # The index is fixed: the cached (wrong) hash must not stand for the lock's.
+    loopback_index.behaviour.wrong_hash.clear()
+    client = _client(tmp_path)
+    assert client.version_files([request])[request.key][BETA].sha256 == BETA_SHA256
+    assert (client.requests, client.from_cache) == (1, 0)
+    again = _client(tmp_path)
+    assert again.version_files([request])[request.key][BETA].sha256 == BETA_SHA256
+    assert (again.requests, again.from_cache) == (0, 1)
+
+
+def test_a_lock_without_hashes_needs_the_index_hash(
+    loopback_index: LoopbackIndex, tmp_path: Path
+) -> None:
+    loopback_index.behaviour.no_hash = True
+    request = _version(loopback_index, {BETA: ""})
+    assert _client(tmp_path).version_files([request])[request.key][BETA].sha256 == ""
+    loopback_index.behaviour.no_hash = False
+    client = _client(tmp_path)  # a cached file without a hash cannot supply one
+    assert client.version_files([request])[request.key][BETA].sha256 == BETA_SHA256
+    assert client.requests == 1
+
+
+def test_every_file_of_a_version_is_cached_complete(
+    loopback_index: LoopbackIndex, tmp_path: Path
+) -> None:
+    named = _version(loopback_index, {BETA: BETA_SHA256})
+    _client(tmp_path).version_files([named])
+    shutil.rmtree(_pages_cache(tmp_path))
+    everything = _version(loopback_index, None, "2")  # 2 and 2.0.0 are one version
+    client = _client(tmp_path)
+    assert sorted(client.version_files([everything])[everything.key]) == [BETA, BETA_SDIST]
+    # The named file alone did not say it was all of them: the page was fetched.
+    assert (client.requests, client.from_cache) == (1, 0)
+    shutil.rmtree(_pages_cache(tmp_path))
+    again = _client(tmp_path, offline=True)
+    assert sorted(again.version_files([everything])[everything.key]) == [BETA, BETA_SDIST]
+    assert again.version_files([named])[named.key][BETA].sha256 == BETA_SHA256
+
+
+def test_damaged_versions_file_is_ignored(loopback_index: LoopbackIndex, tmp_path: Path) -> None:
+    request = _version(loopback_index, {BETA: BETA_SHA256})
+    _client(tmp_path).version_files([request])
+    (stored,) = (tmp_path / "cache" / "versions").glob("*.json")
+    document = json.loads(stored.read_text())
+    wrong_entry = json.loads(stored.read_text())
+    wrong_entry["projects"]["p2n-beta"]["2"][1][BETA] = [1, 2]
+    damaged = ["{not json", json.dumps({**document, "format": 0}), json.dumps(wrong_entry)]
+    for text in damaged:
+        stored.write_text(text)
+        shutil.rmtree(_pages_cache(tmp_path))
+        client = _client(tmp_path)
+        assert client.version_files([request])[request.key][BETA].sha256 == BETA_SHA256
+        assert (client.requests, client.from_cache) == (1, 0)
+        assert json.loads(stored.read_text()) == document  # written again whole

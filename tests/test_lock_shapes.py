@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from pyproject2nix.buildsystem import LEGACY, build_system_of_sdist
@@ -31,7 +32,7 @@ POETRY_CORE_SDIST = (
 
 
 def _target(python: tuple[int, int] = (3, 11)) -> Target:
-    (system,) = parse_systems(["x86_64-linux"])
+    (system,) = parse_systems(("x86_64-linux",))
     return Target(system, python)
 
 
@@ -42,7 +43,7 @@ def test_uv_direct_url_sdist_with_subdirectory_and_only_a_hash() -> None:
     assert 'sdist = { hash = "sha256:81d04c9' in text
     lock = read_uv_lock(URL_SUBDIRECTORY / "uv.lock", "urlsub", drift=True)
     assert lock.drift == ()
-    (package,) = lock.by_name("my-package")  # type: ignore[arg-type]
+    (package,) = lock.by_name(canonicalize_name("my-package"))
     assert package.source.kind is SourceKind.URL
     assert package.source.location == POETRY_CORE_SDIST
     assert package.source.subdirectory == "tests/fixtures/project_with_setup"
@@ -97,7 +98,7 @@ def test_uv_path_dependencies_with_only_setup_py() -> None:
     assert (SETUP_PY_PATHS / "libs" / "legacy" / "setup.py").is_file()
     lock = read_uv_lock(SETUP_PY_PATHS / "uv.lock", "pathdeps", drift=True)
     assert lock.drift == ()
-    kinds = {p.name: p.source.kind for p in lock.packages}
+    kinds: dict[str, SourceKind] = {p.name: p.source.kind for p in lock.packages}
     assert kinds["legacy-helper"] is SourceKind.DIRECTORY
     assert kinds["legacy-editable"] is SourceKind.EDITABLE
     legacy = read_project(SETUP_PY_PATHS / "libs" / "legacy")
@@ -128,7 +129,7 @@ def test_poetry_project_table_with_only_urls_beside_tool_poetry() -> None:
     lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
     assert lock.root_names == ("shapes",)
     assert lock.drift == ()
-    (root,) = lock.by_name("shapes")  # type: ignore[arg-type]
+    (root,) = lock.by_name(canonicalize_name("shapes"))
     assert root.version == Version("0.1.0")
     assert {d.name for d in root.dependencies} == {"attrs", "legacy-helper"}
 
@@ -140,7 +141,7 @@ def test_poetry_extra_naming_an_undeclared_package_is_what_poetry_locked(fixture
     assert 'yaml = ["pyyaml", "ujson"]' in (directory / "pyproject.toml").read_text()
     assert 'yaml = ["pyyaml"]' in (directory / "poetry.lock").read_text()
     lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
-    (root,) = lock.by_name("shapes")  # type: ignore[arg-type]
+    (root,) = lock.by_name(canonicalize_name("shapes"))
     assert [d.name for d in root.extra("yaml")] == ["pyyaml"]
 
 
@@ -148,7 +149,7 @@ def test_poetry_extra_naming_an_undeclared_package_is_what_poetry_locked(fixture
 def test_poetry_setup_py_only_path_dependency(fixture: str) -> None:
     directory = POETRY_FIXTURES / fixture
     lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
-    (helper,) = lock.by_name("legacy-helper")  # type: ignore[arg-type]
+    (helper,) = lock.by_name(canonicalize_name("legacy-helper"))
     assert helper.source.kind is SourceKind.EDITABLE
     assert helper.source.location == "libs/legacy"
     assert [d.name for d in helper.dependencies] == ["six"]
@@ -163,9 +164,10 @@ def test_poetry_pin_whose_markers_match_the_target(
     """urllib3 locked for python < 3.10 and >= 3.10; requests accepts both versions."""
     directory = POETRY_FIXTURES / fixture
     lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
-    assert sorted(str(p.version) for p in lock.by_name("urllib3")) == ["1.26.20", "2.8.0"]  # type: ignore[arg-type]
+    urllib3s = lock.by_name(canonicalize_name("urllib3"))
+    assert sorted(str(p.version) for p in urllib3s) == ["1.26.20", "2.8.0"]
     selection = select(lock, _target(python), Options())
-    versions = {p.name: str(p.package.version) for p in selection.packages}
+    versions: dict[str, str] = {p.name: str(p.package.version) for p in selection.packages}
     assert versions["urllib3"] == urllib3
 
 

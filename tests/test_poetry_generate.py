@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import socket
 import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
+from pyproject2nix.check import Freshness, check
 from pyproject2nix.errors import InputError
 from pyproject2nix.generate import find_locks
 from pyproject2nix.poetrylock import content_hashes
@@ -100,6 +102,23 @@ def test_urls_come_from_the_index_and_then_from_the_cache(
     extra = _generate(project, "--extra", "speed")
     assert extra[0] == 0 and "1 requests, 2 pages from cache" in extra[1]
     assert "p2n-gamma" in (project / "p2n" / "lock.nix").read_text()
+
+
+def test_warm_run_reads_no_index_page(tmp_path: Path, loopback_index: LoopbackIndex) -> None:
+    project = _project(tmp_path, "loopback-2.1", loopback_index)
+    assert _generate(project)[0] == 0
+    lock_nix = (project / "p2n" / "lock.nix").read_bytes()
+    # The whole pages go; the compact cache of the locked versions answers alone.
+    shutil.rmtree(tmp_path / "cache" / "p2n" / "simple")
+    (project / "p2n" / "lock.nix").unlink()
+    code, stdout, stderr = _generate(project, "--offline")
+    assert code == 0, stderr
+    assert "0 requests, 2 pages from cache" in stdout
+    assert (project / "p2n" / "lock.nix").read_bytes() == lock_nix
+    # A lock whose hash differs from the cached one is not answered from the cache.
+    _edit_lock(project, BETA_SHA256, "1" * 64)
+    code, _, stderr = _generate(project, "--offline")
+    assert code == 2 and re.search(r"--offline: .*'p2n-beta'.*p2n_beta-2.0.0", stderr), stderr
 
 
 def test_every_lock_version_gives_the_same_packages(
@@ -249,3 +268,69 @@ def test_several_formats_say_which_was_read(tmp_path: Path, loopback_index: Loop
     code, stdout, stderr = _generate(project)
     assert code == 0, stderr
     assert "read poetry.lock; also found pylock.toml (choose with --lock)" in stdout
+
+
+def _check_in_process_without_network(project: Path, monkeypatch: pytest.MonkeyPatch) -> Freshness:
+    """``check()`` with every socket connection refused, so any index request would fail."""
+
+    def refuse(*args: object) -> None:
+        raise OSError("network blocked by the test")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(socket.socket, "connect", refuse)
+        patched.setattr(socket.socket, "connect_ex", refuse)
+        return check(project)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "args"),
+    [("loopback-2.1", ()), ("loopback-1.1-empty", ("--trust-index-hashes",))],
+)
+def test_check_asks_no_index(
+    tmp_path: Path,
+    loopback_index: LoopbackIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    fixture: str,
+    args: tuple[str, ...],
+) -> None:
+    """``p2n check`` answers with the index down and an empty cache (issue 14)."""
+    if fixture == "loopback-1.1-empty":  # files the index alone gives (trusted hashes)
+        project = _project(tmp_path, "loopback-1.1", loopback_index)
+        text = (project / "poetry.lock").read_text()
+        start = text.index("p2n-beta = [")
+        end = text.index("]\n", start) + 2
+        (project / "poetry.lock").write_text(text[:start] + "p2n-beta = []\n" + text[end:])
+    else:
+        project = _project(tmp_path, fixture, loopback_index)
+    code, _, stderr = _generate(project, *args)
+    assert code == 0, stderr
+    loopback_index.stop()
+    empty_cache = tmp_path / "empty-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(empty_cache))
+    down = _generate(project, *args)
+    assert down[0] == 2 and "cannot reach index" in down[2]  # the index is really gone
+
+    fresh = run_p2n("check", "--project", str(project))
+    assert fresh.returncode == 0, fresh.stderr
+    assert "fresh" in fresh.stdout
+    assert _check_in_process_without_network(project, monkeypatch).fresh
+    assert not empty_cache.exists()
+
+    # A lock whose file changed: stale, said without the index (and without --offline).
+    lock = (project / "poetry.lock").read_text()
+    if BETA_SHA256 in lock:
+        _edit_lock(project, BETA_SHA256, "0" * 64)
+    else:
+        _edit_lock(
+            project,
+            "p2n-beta = []",
+            f'p2n-beta = [{{file = "{BETA}", hash = "sha256:{"0" * 64}"}}]',
+        )
+    stale = run_p2n("check", "--project", str(project))
+    assert stale.returncode == 1, stale.stderr
+    assert "stale: p2n/lock.nix" in stale.stderr
+    assert "poetry.lock changed since generation" in stale.stderr
+    assert "--offline" not in stale.stderr
+    verdict = _check_in_process_without_network(project, monkeypatch)
+    assert verdict.stale_files == ("p2n/lock.nix",)
+    assert verdict.reasons == ("poetry.lock changed since generation",)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from pyproject2nix.errors import InputError
@@ -22,8 +24,8 @@ def _read(name: str) -> Lock:
     return read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
 
 
-def _pick(lock: Lock, system: str = "x86_64-linux", **options: object) -> Selection:
-    return select(lock, Target(SYSTEMS[system], (3, 11)), Options(**options))  # type: ignore[arg-type]
+def _pick(lock: Lock, system: str = "x86_64-linux", **options: Any) -> Selection:
+    return select(lock, Target(SYSTEMS[system], (3, 11)), Options(**options))
 
 
 def _versions(selection: Selection) -> dict[str, str]:
@@ -42,7 +44,7 @@ def _versions(selection: Selection) -> dict[str, str]:
 def test_every_lock_version_reads_into_the_model(fixture: str, root: str, groups: set[str]) -> None:
     lock = _read(fixture)
     assert lock.root_names == (root,)
-    assert lock.default_groups == groups
+    assert lock.default_groups == frozenset(groups)
     project = lock.by_name(lock.root_names[0])[0]
     assert project.source.kind is SourceKind.EDITABLE and project.source.location == "."
     for package in lock.packages[1:]:
@@ -57,12 +59,12 @@ def test_every_lock_version_reads_into_the_model(fixture: str, root: str, groups
 
 def test_lock_2_1_sources_markers_and_multiple_versions() -> None:
     lock = _read("lock-2.1-pep621")
-    six = lock.by_name("six")[0]  # type: ignore[arg-type]
+    six = lock.by_name(canonicalize_name("six"))[0]
     assert six.source.kind is SourceKind.REGISTRY
     assert six.source.location == "https://pypi.org/simple"  # the legacy source's URL
-    colorama = lock.by_name("colorama")[0]  # type: ignore[arg-type]
+    colorama = lock.by_name(canonicalize_name("colorama"))[0]
     assert len(colorama.resolution_markers) == 2  # markers = {main = …, test = …}
-    root = lock.by_name("demo-poetry")[0]  # type: ignore[arg-type]
+    root = lock.by_name(canonicalize_name("demo-poetry"))[0]
     pinned = {
         (str(d.version), str(d.marker)) for d in root.dependencies if d.name == "typing-extensions"
     }
@@ -98,14 +100,14 @@ def test_extras_of_the_project_and_of_packages() -> None:
 
 def test_classic_project_constraints_path_dependency_and_python_markers() -> None:
     lock = _read("lock-2.0-classic")
-    root = lock.by_name("demo-classic")[0]  # type: ignore[arg-type]
+    root = lock.by_name(canonicalize_name("demo-classic"))[0]
     certifi = next(d for d in root.dependencies if d.name == "certifi")
     assert str(certifi.marker) == 'python_full_version >= "3.10"'  # python = ">=3.10"
-    helper = lock.by_name("helper")[0]  # type: ignore[arg-type]
+    helper = lock.by_name(canonicalize_name("helper"))[0]
     assert helper.source.kind is SourceKind.EDITABLE and helper.source.location == "libs/helper"
     groups = dict(root.dependency_groups)
     assert [d.name for d in groups["lint"]] == ["mccabe"]
-    assert lock.default_groups == {"dev"}  # lint is optional
+    assert lock.default_groups == frozenset({"dev"})  # lint is optional
     versions = _versions(_pick(lock))
     assert versions["exceptiongroup"] == "1.3.2"  # the non-win32 branch
     assert "mccabe" not in versions
@@ -114,12 +116,13 @@ def test_classic_project_constraints_path_dependency_and_python_markers() -> Non
 
 def test_lock_1_1_metadata_files_are_split_by_version() -> None:
     lock = _read("lock-1.1")
-    files = {str(p.version): [w.filename for w in p.wheels] for p in lock.by_name("exceptiongroup")}  # type: ignore[arg-type]
+    exceptiongroups = lock.by_name(canonicalize_name("exceptiongroup"))
+    files = {str(p.version): [w.filename for w in p.wheels] for p in exceptiongroups}
     assert files == {
         "1.1.3": ["exceptiongroup-1.1.3-py3-none-any.whl"],
         "1.3.2": ["exceptiongroup-1.3.2-py3-none-any.whl"],
     }
-    assert lock.by_name("exceptiongroup")[0].sdist is not None  # type: ignore[arg-type]
+    assert lock.by_name(canonicalize_name("exceptiongroup"))[0].sdist is not None
 
 
 def test_large_lock_picks_one_version_per_name_per_python() -> None:
@@ -179,7 +182,7 @@ def test_md5_only_hashes_read_as_missing(tmp_path: Path) -> None:
         'hash = "md5:0123456789abcdef0123456789abcdef"',
     )
     lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
-    beta = lock.by_name("p2n-beta")[0]  # type: ignore[arg-type]
+    beta = lock.by_name(canonicalize_name("p2n-beta"))[0]
     assert beta.wheels[0].sha256 == ""
     assert beta.version == Version("2.0.0")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.utils import NormalizedName
 
 from pyproject2nix.errors import InputError
 from pyproject2nix.model import SourceKind
@@ -66,11 +68,11 @@ def test_extras_and_dependency_groups_in_markers(tmp_path: Path) -> None:
         body += f'marker = "{marker}"\n' if marker else ""
         body += 'index = "https://pypi.org/simple"\n' + WHEEL.format(name=name)
     lock = read_pylock(_pylock(tmp_path, body), "app")
-    assert lock.default_groups == {"dev"}
+    assert lock.default_groups == frozenset({"dev"})
     target = Target(SYSTEMS["x86_64-linux"], (3, 12))
 
-    def names(**options: object) -> set[str]:
-        selection = select(lock, target, Options(**options))  # type: ignore[arg-type]
+    def names(**options: Any) -> set[NormalizedName]:
+        selection = select(lock, target, Options(**options))
         return {p.name for p in selection.packages} - {"app"}
 
     assert names() == {"base", "devtool", "nodocs"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.tags import Tag
@@ -37,8 +38,8 @@ def example() -> Lock:
     return read_uv_lock(EXAMPLE / "uv.lock", "hello-p2n")
 
 
-def _pick(lock: Lock, system: str, python: tuple[int, int], **options: object) -> Selection:
-    return select(lock, Target(SYSTEMS[system], python), Options(**options))  # type: ignore[arg-type]
+def _pick(lock: Lock, system: str, python: tuple[int, int], **options: Any) -> Selection:
+    return select(lock, Target(SYSTEMS[system], python), Options(**options))
 
 
 def _names(selection: Selection) -> set[str]:
@@ -127,7 +128,9 @@ def test_prefer_sdist_and_prefer_wheel(example: Lock) -> None:
     target = Target(SYSTEMS["x86_64-linux"], (3, 11))
     rich = canonicalize_name("rich")
     one = select(example, target, Options(prefer_sdist=frozenset({rich})))
-    chosen = {p.name: (p.wheel is not None, p.sdist is not None) for p in one.packages}
+    chosen: dict[str, tuple[bool, bool]] = {
+        p.name: (p.wheel is not None, p.sdist is not None) for p in one.packages
+    }
     assert chosen["rich"] == (False, True) and chosen["attrs"] == (True, False)
     every = select(
         example, target, Options(prefer_sdist=frozenset({":all:"}), prefer_wheel=frozenset({rich}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from pyproject2nix.errors import InputError
@@ -17,14 +18,14 @@ def test_example_lock_roots_groups_and_extras() -> None:
     lock = read_uv_lock(EXAMPLE / "uv.lock", "hello-p2n")
     assert lock.root_names == ("hello-p2n",)
     assert str(lock.requires_python) == ">=3.11"
-    (root,) = lock.by_name("hello-p2n")  # type: ignore[arg-type]
+    (root,) = lock.by_name(canonicalize_name("hello-p2n"))
     assert root.source.kind is SourceKind.EDITABLE
     assert [d.name for d in root.group("dev")] == ["iniconfig"]
     assert [d.name for d in root.extra("yaml")] == ["pyyaml"]
     colorama = next(d for d in root.dependencies if d.name == "colorama")
     assert colorama.marker is not None
     assert str(colorama.marker) == 'sys_platform == "win32"'
-    (rich,) = lock.by_name("rich")  # type: ignore[arg-type]
+    (rich,) = lock.by_name(canonicalize_name("rich"))
     assert rich.sdist is not None and rich.sdist.filename.endswith(".tar.gz")
     assert all(len(w.sha256) == 64 for w in rich.wheels)
 
@@ -38,14 +39,14 @@ def test_lock_without_revision_from_uv_0_4() -> None:
 
 def test_forked_package_keeps_every_version_with_its_markers() -> None:
     lock = read_uv_lock(UV_FIXTURES / "forks" / "uv.lock", "forks")
-    numpys = lock.by_name("numpy")  # type: ignore[arg-type]
+    numpys = lock.by_name(canonicalize_name("numpy"))
     assert sorted(p.version for p in numpys if p.version) == [
         Version("2.0.2"),
         Version("2.4.6"),
         Version("2.5.5"),
     ]
     assert all(p.resolution_markers for p in numpys)
-    (root,) = lock.by_name("forks")  # type: ignore[arg-type]
+    (root,) = lock.by_name(canonicalize_name("forks"))
     assert root.source.kind is SourceKind.VIRTUAL
     edges = [d for d in root.dependencies if d.name == "numpy"]
     assert {str(d.version) for d in edges} == {"2.0.2", "2.4.6", "2.5.5"}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 from pyproject2nix.verify.envcheck import EXTRA_ENVIRONMENT, nar_hash, variant_spec
 
 S = "/nix/store"
 DEP_DRV = f"{S}/dddddddddddddddddddddddddddddddd-dep.drv"
 DRV = f"{S}/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-pkg.drv"
-SHOWN = {
+SHOWN: dict[str, dict[str, Any]] = {
     DEP_DRV: {"outputs": {"out": {"path": f"{S}/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-dep"}}},
     DRV: {
         "outputs": {

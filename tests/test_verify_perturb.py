@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,9 +122,9 @@ def test_remote_store_gets_only_what_travels_as_settings() -> None:
     ],
 )
 def test_missing_tool_is_reported_and_an_explicit_request_fails(
-    change: dict[str, object], name: str, reason: str
+    change: dict[str, Any], name: str, reason: str
 ) -> None:
-    host = dataclasses.replace(LOCAL_ROOT, **change)  # type: ignore[arg-type]
+    host = dataclasses.replace(LOCAL_ROOT, **change)
     plan = plan_perturbations(None, host)
     assert name not in names(plan)
     assert reason in {item.name: item.reason for item in plan.not_applied}[name]

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
+from typing import NoReturn
 
 # Runs in a fresh interpreter in the source directory: argv = backend, backend path (JSON),
 # output directory, report file. Prints nothing itself; the backend's output is the log.
@@ -47,7 +49,7 @@ with open(report, "w") as handle:
 """
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"p2n: {message}", file=sys.stderr)
     sys.exit(1)
 
@@ -109,7 +111,7 @@ def install_requirements(prefix: str) -> str:
     for wheel in json.loads(os.environ.get("buildWheels", "[]")):
         linked = os.path.join(links, wheel["name"])
         os.symlink(wheel["path"], linked)
-        with WheelFile.open(linked) as source:
+        with WheelFile.open(Path(linked)) as source:
             install(source, destination, {})
     if os.environ.get("patchElfScript"):
         # Programs of build requirements (uv-build, ninja, cmake) must start in the sandbox.
@@ -279,7 +281,9 @@ def build(scratch: str) -> str:
     for line in process.stdout:
         sys.stdout.write(line)
         output.append(line)
-    result = subprocess.CompletedProcess(process.args, process.wait())
+    result: subprocess.CompletedProcess[str] = subprocess.CompletedProcess(
+        process.args, process.wait()
+    )
     installed = {
         _name(n[: -len(".dist-info")].rsplit("-", 1)[0])
         for n in os.listdir(site)

@@ -1,22 +1,24 @@
 """Fetching simple-API project pages: concurrent, retried, cached on disk.
 
-A page is cached per (index, project) under the XDG cache directory. A cached
-page is used when it already lists what the caller needs (the chosen files),
-so regenerating makes no request at all, and ``--offline`` works from the
-cache; a page that lacks a needed file (a newer release) is fetched again.
+Two caches under the XDG cache directory. The compact one (``versions``) holds
+the files of the versions locks asked for, one small file per index: a warm
+run reads only that. Behind it, each page is cached whole per (index,
+project), so a lock that moves to a version already listed there, or
+``--offline``, needs no request. A cached page is used when it already lists
+what the caller needs (the chosen files); a page that lacks a needed file (a
+newer release) is fetched again.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +26,15 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import __version__
 from ..errors import IndexQueryError
 from .simple import ACCEPT, IndexFile, PageError, page_url, parse_page
+from .versions import (
+    VersionRequest,
+    VersionStore,
+    answers,
+    files_of_version,
+    index_key,
+    shortened,
+    write_cache_file,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -119,6 +130,51 @@ class IndexClient:
                         self.progress(done, len(wanted))
         return result
 
+    def version_files(
+        self, wanted: Sequence[VersionRequest]
+    ) -> dict[tuple[str, str, str], dict[str, IndexFile]]:
+        """The files of each requested version, by :attr:`VersionRequest.key`.
+
+        From the compact cache where it answers, else from the project's page
+        (cached or fetched), whose files of those versions are then remembered.
+        """
+        stores: dict[str, VersionStore] = {}
+        result: dict[tuple[str, str, str], dict[str, IndexFile]] = {}
+        missing: dict[tuple[str, str], list[VersionRequest]] = {}
+        projects: set[tuple[str, str]] = set()
+        for request in wanted:
+            store = stores.get(request.index_url)
+            if store is None:
+                store = stores[request.index_url] = self._version_store(request.index_url)
+            projects.add((request.index_url, request.project))
+            found = store.lookup(request)
+            if found is None:
+                missing.setdefault((request.index_url, request.project), []).append(request)
+            else:
+                result[request.key] = found
+        with self._lock:
+            self.from_cache += len(projects) - len(missing)
+        pages = self.pages(
+            [
+                PageRequest(
+                    index_url=index,
+                    project=project,
+                    satisfied=partial(_answers_all, requests=tuple(requests)),
+                    what=_what(requests),
+                )
+                for (index, project), requests in sorted(missing.items())
+            ]
+        )
+        for (index, project), requests in missing.items():
+            page = pages[(index, project)]
+            for request in requests:
+                files = files_of_version(page, request)
+                stores[index].record(request, files)
+                result[request.key] = files
+        for store in stores.values():
+            store.save()
+        return result
+
     def page(self, request: PageRequest) -> Files:
         """One project page: from the cache if it has what is needed, else from the index."""
         cached = self._read_cache(request.index_url, request.project)
@@ -200,8 +256,12 @@ class IndexClient:
     # -- cache -----------------------------------------------------------------
 
     def _cache_path(self, index_url: str, project: str) -> Path:
-        key = hashlib.sha256(display_url(index_url).rstrip("/").encode()).hexdigest()[:24]
+        key = index_key(display_url(index_url))
         return self.cache_dir / "simple" / key / f"{project}.json"
+
+    def _version_store(self, index_url: str) -> VersionStore:
+        shown = display_url(index_url)
+        return VersionStore(self.cache_dir / "versions" / f"{index_key(shown)}.json", shown)
 
     def _read_cache(self, index_url: str, project: str) -> Files | None:
         path = self._cache_path(index_url, project)
@@ -222,14 +282,22 @@ class IndexClient:
             "project": project,
             "files": [[f.filename, f.url, f.sha256] for f in files.values()],
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(handle, "w") as out:
-                json.dump(document, out)
-            os.replace(temporary, path)
-        except OSError:
-            pass  # a cache that cannot be written only makes the next run slower
+        write_cache_file(path, json.dumps(document))
+
+
+def _answers_all(page: Files, requests: tuple[VersionRequest, ...]) -> bool:
+    """Whether a (cached) page holds every requested version's files, agreeing with the lock."""
+    return all(answers(r, files_of_version(page, r), complete=True) for r in requests)
+
+
+def _what(requests: Sequence[VersionRequest]) -> str:
+    """What a project's requests need, for the --offline error."""
+    names = sorted(name for r in requests for name in (r.files or ()))
+    versions = sorted(str(r.version) for r in requests if r.files is None)
+    parts = [f"files of version {', '.join(versions)}"] if versions else []
+    if names:
+        parts.append(shortened(names))
+    return "; ".join(parts)
 
 
 def _request(url: str) -> Request:

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TypeVar, cast
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-from ..errors import IndexQueryError, InputError
+from ..errors import HashMismatchError, IndexQueryError, InputError
 from ..model import Artifact, Lock, LockedPackage, SourceKind, Wheel
 from ..select import Selection
-from .client import Files, IndexClient, PageRequest, display_url
-from .simple import IndexFile
+from .client import IndexClient, display_url
+from .versions import VersionRequest, shortened
 
 _A = TypeVar("_A", bound=Artifact)
 
@@ -45,11 +39,6 @@ class Resolution:
 
 def _label(package: LockedPackage) -> str:
     return f"{package.name} {package.version}"
-
-
-def _list(items: Sequence[str], shown: int = 5) -> str:
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    return ", ".join(items[:shown]) + more
 
 
 def fill_missing_files(
@@ -76,23 +65,16 @@ def fill_missing_files(
     if unpinned and not trust_index_hashes:
         raise InputError(
             f"{lock.path}: the lock lists no files, so no hashes, for "
-            f"{_list([_label(p) for p in unpinned])}; re-lock with a current tool to record them, "
-            "or pass --trust-index-hashes to take files and sha256 from the index"
+            f"{shortened([_label(p) for p in unpinned])}; re-lock with a current tool to record "
+            "them, or pass --trust-index-hashes to take files and sha256 from the index"
         )
-    requests = {
-        (p.source.location, p.name): PageRequest(
-            index_url=p.source.location,
-            project=p.name,
-            satisfied=partial(_has_version, package=p),
-            what=f"files of version {p.version}",
-        )
-        for p in empty
-    }
-    pages = client.pages(list(requests.values()))
+    requests = [VersionRequest(p.source.location, p.name, p.version) for p in empty]
+    found_files = client.version_files(requests)
     replaced: dict[int, LockedPackage] = {}
     trusted: list[str] = []
     for package in empty:
-        files = _files_of(pages[(package.source.location, package.name)], package)
+        request = VersionRequest(package.source.location, package.name, package.version)
+        files = sorted(found_files[request.key].values(), key=lambda f: f.filename)
         if package.pinned_sha256:
             files = [f for f in files if f.sha256 in package.pinned_sha256]
         wheels = []
@@ -123,33 +105,6 @@ def fill_missing_files(
     return replace(lock, packages=packages), tuple(trusted)
 
 
-def _has_version(files: Files, package: LockedPackage) -> bool:
-    return bool(_files_of(files, package))
-
-
-def _has_files(files: Files, names: frozenset[str]) -> bool:
-    return names <= files.keys()
-
-
-def _files_of(files: Files, package: LockedPackage) -> list[IndexFile]:
-    """The files of one version of a package on its project page."""
-    return sorted(
-        (f for f in files.values() if _version_of(f.filename, package) == package.version),
-        key=lambda f: f.filename,
-    )
-
-
-def _version_of(filename: str, package: LockedPackage) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return version if name == package.name else None
-
-
 def resolve_urls(
     lock: Lock,
     selections: Sequence[Selection],
@@ -172,35 +127,33 @@ def resolve_urls(
     if hashless and not trust_index_hashes:
         raise InputError(
             f"{lock.path}: package {hashless[0]} has no sha256 hash in the lock (md5 or none)"
-            f"{' (also: ' + _list(hashless[1:]) + ')' if len(hashless) > 1 else ''}; "
+            f"{' (also: ' + shortened(hashless[1:]) + ')' if len(hashless) > 1 else ''}; "
             "re-lock with a current tool to record sha256 hashes, or pass "
             "--trust-index-hashes to take them from the index"
         )
-    by_page: dict[tuple[str, str], set[str]] = {}
+    by_version: dict[tuple[str, str, Version | None], dict[str, str]] = {}
     for package, artifact in wanted.values():
-        by_page.setdefault((package.source.location, package.name), set()).add(artifact.filename)
-    requests = [
-        PageRequest(
-            index_url=index,
-            project=project,
-            satisfied=partial(_has_files, names=frozenset(names)),
-            what=_list(sorted(names)),
-        )
-        for (index, project), names in sorted(by_page.items())
-    ]
-    pages = client.pages(requests)
+        index_version = (package.source.location, package.name, package.version)
+        by_version.setdefault(index_version, {}).setdefault(artifact.filename, artifact.sha256)
+    found_files = client.version_files(
+        [
+            VersionRequest(index, project, version, files)
+            for (index, project, version), files in by_version.items()
+        ]
+    )
     new_files: dict[tuple[str, str], Artifact] = {}
     trusted: list[str] = []
     for key, (package, artifact) in sorted(wanted.items()):
         index = package.source.location
-        found = pages[(index, package.name)].get(artifact.filename)
+        request = VersionRequest(index, package.name, package.version)
+        found = found_files[request.key].get(artifact.filename)
         if found is None:
             raise IndexQueryError(
                 f"{lock.path}: package {_label(package)}: index {display_url(index)} does not "
                 f"list {artifact.filename}; was it deleted from the index? Re-lock"
             )
         if artifact.sha256 and found.sha256 and artifact.sha256 != found.sha256:
-            raise InputError(
+            raise HashMismatchError(
                 f"{lock.path}: package {_label(package)}: {artifact.filename} has sha256 "
                 f"{artifact.sha256} in the lock but {found.sha256} on {display_url(index)}; "
                 "the file changed on the index or the lock is damaged: find out which, "

@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.environ["installer"])
 
-from installer.scripts import Script  # noqa: E402
+from installer.scripts import Script
 
 out = os.environ["out"]
 name = os.environ["pname"]
@@ -30,7 +30,8 @@ with open(os.path.join(site_packages, f"_p2n_{dist}.pth"), "w") as pth:
     if os.environ.get("memberPath"):
         # Editable (the dev shell): the working tree found at shell start. The source is
         # not an input, so editing it never rebuilds this derivation.
-        relative = os.path.normpath(os.path.join(os.environ["memberPath"], os.environ["importRoot"]))
+        member_path = os.environ["memberPath"]
+        relative = os.path.normpath(os.path.join(member_path, os.environ["importRoot"]))
         pth.write(
             "import os, sys; p2n_root = os.environ.get('P2N_PROJECT_ROOT'); "
             f"p2n_root and sys.path.append(os.path.join(p2n_root, {relative!r}))\n"

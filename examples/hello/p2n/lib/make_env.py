@@ -11,6 +11,7 @@ Inputs: ``packages`` (store paths, space-separated), ``interpreter``, ``sitePack
 
 import os
 import sys
+from typing import NoReturn
 
 out = os.environ["out"]
 interpreter = os.environ["interpreter"]
@@ -18,7 +19,7 @@ packages = os.environ["packages"].split()
 owner: dict[str, str] = {}
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print("p2n environment:", message, file=sys.stderr)
     sys.exit(1)
 
