@@ -17,7 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
 from .errors import InputError
-from .gitsource import check_git_policy, parse_git_location
+from .gitsource import check_git_policy
 from .index import IndexClient, fill_missing_files, resolve_urls
 from .model import Lock, LockedPackage, SourceKind
 from .overrides import OVERRIDES_FILE, read_overrides
@@ -514,9 +514,9 @@ def _git_notes(lock: Lock, selections: list[Selection], policy: FilePolicy) -> l
     notes = set()
     for selection in selections:
         for selected in selection.packages:
-            if selected.package.source.kind is SourceKind.GIT:
+            git = selected.package.source.git
+            if git is not None:
                 where = f"{lock.path}: package {selected.name}"
-                git = parse_git_location(selected.package.source.location, where)
                 note = check_git_policy(git, selected.name, where, policy)
                 if note:
                     notes.add(note)

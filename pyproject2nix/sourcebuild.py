@@ -26,8 +26,8 @@ from .buildsystem import (
 )
 from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
 from .errors import InputError
-from .gitsource import GitSource, fetch_tree, parse_git_location
-from .model import Lock, SourceKind
+from .gitsource import fetch_tree
+from .model import GitSource, Lock, SourceKind
 from .overrides import Overrides
 from .select import SelectedPackage, Selection
 from .targets import Target
@@ -147,7 +147,8 @@ def _source_key(selected: SelectedPackage, where: str) -> tuple[str, GitSource |
         subdirectory = selected.package.source.subdirectory
         key = f"sdist sha256:{selected.sdist.sha256}"
         return (f"{key}#{subdirectory}" if subdirectory else key), None
-    git = parse_git_location(selected.package.source.location, f"{where}: {selected.name}")
+    git = selected.package.source.git
+    assert git is not None  # Source: a GIT source always carries its parsed GitSource
     return git.key, git
 
 

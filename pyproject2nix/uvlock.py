@@ -25,6 +25,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from .errors import InputError
+from .gitsource import parse_git_location
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .tomlfile import TomlTable, load_toml
 
@@ -149,6 +150,9 @@ def _source(table: TomlTable) -> Source:
         if location is not None:
             if not isinstance(location, str):
                 raise source.error(kind.value, "expected a string")
+            if kind is SourceKind.GIT:
+                git = parse_git_location(location, source.where(kind.value))
+                return Source(kind, location, git=git)
             subdirectory = source.opt_subdirectory() if kind is SourceKind.URL else None
             return Source(kind, location, subdirectory)
     raise source.error(
