@@ -62,9 +62,9 @@ class RecordedSource:
     nar_hash: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildLock:
-    """The recorded sources and resolutions; what this generation used is kept, nothing else."""
+    """The recorded sources, resolutions and versions (what a generation used, nothing else)."""
 
     sources: dict[str, RecordedSource] = field(default_factory=dict)
     resolutions: dict[tuple[tuple[str, ...], str, str], tuple[PinnedWheel, ...]] = field(
@@ -207,71 +207,6 @@ def _check_wheel(path: Path, key: str, wheel: PinnedWheel) -> None:
         parse_wheel_filename(wheel.filename)
     except InvalidWheelFilename:
         raise _damaged(path, f"{key}.filename", wheel.filename) from None
-
-
-class Resolver:
-    """Turns build requirements into pinned wheels: recorded ones first, else ``uv lock``."""
-
-    def __init__(self, recorded: BuildLock, *, online: bool) -> None:
-        self.recorded = recorded
-        self.used = BuildLock()
-        self.online = online
-
-    def source(self, key: str) -> RecordedSource | None:
-        """A recorded source, marked as used."""
-        found = self.recorded.sources.get(key)
-        if found is not None:
-            self.used.sources[key] = found
-        return found
-
-    def version(self, path: str, git: str | None) -> str | None:
-        """The recorded version of a local package, if computed at the same git state."""
-        found = self.recorded.versions.get(path)
-        if found is None or found.git != git:
-            return None
-        self.used.versions[path] = found
-        return found.version
-
-    def recorded_git(self, path: str) -> str | None:
-        """The git state a local package's version was computed at (None: not recorded)."""
-        found = self.recorded.versions.get(path)
-        return found.git if found is not None else None
-
-    def record_version(self, path: str, version: RecordedVersion) -> None:
-        """Keep a version a backend computed."""
-        self.used.versions[path] = version
-
-    def stale(self, what: str) -> StaleBuildLock:
-        """The error for something missing from the recorded lock when offline."""
-        return StaleBuildLock(
-            f"p2n/{BUILD_LOCK_FILE}: {what}; run p2n generate (without --offline) to record it"
-        )
-
-    def record_source(self, key: str, source: RecordedSource) -> None:
-        """Keep what was learnt about a source."""
-        self.used.sources[key] = source
-
-    def wheels(
-        self, requires: tuple[str, ...], targets: list[Target], where: str
-    ) -> dict[str, tuple[PinnedWheel, ...]]:
-        """The wheels of the build environment for ``requires``, by nix system."""
-        python = f"{targets[0].python[0]}.{targets[0].python[1]}"
-        result: dict[str, tuple[PinnedWheel, ...]] = {}
-        missing = []
-        for target in targets:
-            key = (requires, python, target.system.nix_system)
-            if key in self.recorded.resolutions:
-                result[target.system.nix_system] = self.recorded.resolutions[key]
-            else:
-                missing.append(target)
-        if missing:
-            if not self.online:
-                systems = ", ".join(t.system.nix_system for t in missing)
-                raise self.stale(f"no resolution of {list(requires)} for {systems}")
-            result.update(resolve(requires, missing, where))
-        for system, wheels in result.items():
-            self.used.resolutions[(requires, python, system)] = wheels
-        return result
 
 
 class StaleBuildLock(InputError):

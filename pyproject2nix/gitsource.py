@@ -146,9 +146,7 @@ def git_source(
     return GitSource(url=clean, rev=rev, subdirectory=subdirectory or None, ref=ref)
 
 
-def check_git_policy(
-    source: GitSource, package: str, where: str, policy: FilePolicy
-) -> str | None:
+def check_git_policy(source: GitSource, package: str, where: str, policy: FilePolicy) -> str | None:
     """Apply the URL policy of files to a git source; a note when an opt-in let it through.
 
     Raises for http:// to another host without ``--allow-insecure-http`` and for
