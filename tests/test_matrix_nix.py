@@ -63,6 +63,9 @@ class Row:
     repository_pyproject: tuple[tuple[str, str], ...] = ()
     """Replacements that undo what the backend wrote into the sdist's pyproject.toml (pdm-backend
     writes the version there), giving back the repository's text."""
+    offline_pyproject: tuple[tuple[str, str], ...] = ()
+    """Replacements in the root's pyproject.toml this machine needs: dependency-group entries
+    fetched from GitHub (unreachable here; ``uv lock`` resolves every group)."""
     pyproject_extra: str = ""
     """Overrides the project needs (appended to the root's and the consumer's pyproject)."""
     root_pyproject: str | None = None
@@ -164,6 +167,35 @@ ROWS = (
         ),
     ),
     Row(
+        "poetry-dynamic-versioning (PEP 621)",
+        "atproto",
+        "0.0.73",
+        "0dc0e7f60ce99113b3371528d368e47566b44344812c7b0047229eda8b07eb13",
+        "atproto",
+        ("atp", "--help"),
+        "AT Protocol",
+        git_tag="v0.0.73",
+        # The sdist's pyproject.toml as poetry-dynamic-versioning wrote it: the version made
+        # static, [tool.poetry]'s placeholder version dropped (its PEP 621 mode needs it, and
+        # puts it back at the table's end), the plugin disabled. The repository's text again:
+        repository_pyproject=(
+            ("dynamic = []\n", 'dynamic = ["version"]\n'),
+            ('version = "0.0.73"\n', ""),
+            (
+                "]\n\n[tool.poetry-dynamic-versioning]\n",
+                ']\nversion = "0.0.0"\n\n[tool.poetry-dynamic-versioning]\n',
+            ),
+            ("enable = false\n", "enable = true\n"),
+        ),
+        offline_pyproject=(
+            (
+                '    "autodoc-pydantic @ git+https://github.com/MarshalX/autodoc_pydantic.git@'
+                "1bb5ffeb44d98034532964a6c21cd435b6b2318f ; python_version >= '3.12'\",\n",
+                "",
+            ),
+        ),
+    ),
+    Row(
         "uv_build",
         "sillystrings",
         "0.2.0",
@@ -219,6 +251,10 @@ def _root_project(row: Row, sdist: Path, root: Path) -> Path:
     if row.root_pyproject is not None:
         assert not (project / "pyproject.toml").exists()
         (project / "pyproject.toml").write_text(row.root_pyproject)
+    for old, new in row.offline_pyproject:
+        pyproject = (project / "pyproject.toml").read_text()
+        assert old in pyproject, (row.name, old)
+        (project / "pyproject.toml").write_text(pyproject.replace(old, new, 1))
     if row.pyproject_extra:
         with (project / "pyproject.toml").open("a") as appended:
             appended.write(row.pyproject_extra)
