@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 try:  # the parser tomlfile uses: importing a second one costs ~3 ms a run
@@ -35,9 +32,9 @@ from . import __version__
 from .buildsystem import BuildSystem
 from .dynamicversion import RecordedVersion
 from .errors import InputError
-from .select import Options, select
-from .targets import Target
-from .uvlock import read_uv_lock
+
+if TYPE_CHECKING:  # resolving (uv, a lock reader, selection) is imported only to resolve
+    from .targets import Target
 
 BUILD_LOCK_FILE = "build-systems.toml"
 _ENV_PROJECT = "p2n-build-env"
@@ -226,6 +223,8 @@ def uv_command() -> list[str]:
         return [find_uv_bin()]
     except (ImportError, FileNotFoundError):
         pass
+    import shutil
+
     found = shutil.which("uv")
     if found:
         return [found]
@@ -247,6 +246,12 @@ def resolve(
     requires: tuple[str, ...], targets: list[Target], where: str
 ) -> dict[str, tuple[PinnedWheel, ...]]:
     """Resolve ``requires`` with ``uv lock`` (wheels only) and pick each target's wheels."""
+    import subprocess
+    import tempfile
+
+    from .select import Options, select
+    from .uvlock import read_uv_lock
+
     environments = [_environment_marker(t) for t in targets]
     pyproject = (
         "[project]\n"

@@ -10,7 +10,6 @@ setuptools' legacy backend with setuptools and wheel.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -132,7 +131,7 @@ def download(url: str, sha256: str, destination: Path, where: str) -> Path:
             f"{where}: {url} has sha256 {digest.hexdigest()}, the lock says {sha256}; "
             "the file changed on the server: re-lock"
         )
-    shutil.move(partial, destination)
+    partial.replace(destination)
     return destination
 
 

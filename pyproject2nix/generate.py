@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -19,7 +20,6 @@ from .buildlock import BUILD_LOCK_FILE, BuildLock, read_build_lock
 from .buildsystem import build_system_of_directory
 from .errors import InputError
 from .gitsource import check_git_policy
-from .index import IndexClient, fill_missing_files, resolve_urls
 from .model import Lock, LockedPackage, SourceKind
 from .overrides import OVERRIDES_FILE, Overrides, read_overrides
 from .project import LocalProject, read_project
@@ -51,6 +51,9 @@ from .sourceroot import SourceRoot, find_source_root
 from .targets import Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
 from .uvlock import read_uv_lock
+
+if TYPE_CHECKING:
+    from .index import IndexClient
 
 
 @dataclass(frozen=True)
@@ -469,7 +472,7 @@ class Selected:
     """Packages whose files (and hashes) only the index gave (``--trust-index-hashes``)."""
 
 
-def select_packages(inputs: Inputs, settings: Settings, index: IndexClient) -> Selected:
+def select_packages(inputs: Inputs, settings: Settings, index: IndexEdge) -> Selected:
     """Walk the lock once per target, then choose each package's file.
 
     The index is asked (the edge) only for packages the lock lists without any
@@ -486,7 +489,7 @@ def select_packages(inputs: Inputs, settings: Settings, index: IndexClient) -> S
 
 
 def _complete_files(
-    lock: Lock, walks: Sequence[Walk], index: IndexClient, trust_index_hashes: bool
+    lock: Lock, walks: Sequence[Walk], index: IndexEdge, trust_index_hashes: bool
 ) -> tuple[dict[str, LockedPackage], tuple[str, ...]]:
     """Packages the lock lists without files, by key, with their index's files."""
     needed = [
@@ -497,13 +500,55 @@ def _complete_files(
     ]
     if not needed:
         return {}, ()
-    filled, trusted = fill_missing_files(lock, needed, index, trust_index_hashes)
+    from .index import fill_missing_files
+
+    filled, trusted = fill_missing_files(lock, needed, index.client(), trust_index_hashes)
     completed = {
         new.key: new
         for old, new in zip(lock.packages, filled.packages, strict=True)
         if old is not new
     }
     return completed, trusted
+
+
+def _complete(selection: Selection) -> bool:
+    return all(
+        artifact is None or (artifact.url and artifact.sha256)
+        for selected in selection.packages
+        for artifact in (selected.wheel, selected.sdist)
+    )
+
+
+class IndexEdge:
+    """The network edge to package indexes, connected on first use.
+
+    Most uv.lock runs never ask an index; they do not import or set up the client.
+    """
+
+    def __init__(self, request: GenerateRequest, client: IndexClient | None = None) -> None:
+        self._request = request
+        self._client = client
+
+    def client(self) -> IndexClient:
+        """The client (made now if this is the first question)."""
+        if self._client is None:
+            from .index import IndexClient
+
+            request = self._request
+            self._client = IndexClient(
+                request.cache_dir, offline=request.offline, progress=request.progress
+            )
+        return self._client
+
+    @property
+    def requests(self) -> int:
+        """Pages requested from indexes."""
+        return self._client.requests if self._client is not None else 0
+
+    @property
+    def from_cache(self) -> int:
+        """Pages (or versions) answered by the cache."""
+        return self._client.from_cache if self._client is not None else 0
 
 
 @dataclass(frozen=True)
@@ -520,23 +565,32 @@ class Resolved:
 
 
 def resolve_files(
-    inputs: Inputs, selected: Selected, settings: Settings, index: IndexClient
+    inputs: Inputs, selected: Selected, settings: Settings, index: IndexEdge
 ) -> Resolved:
     """Ask the files' indexes (the edge) for URLs the lock lacks; apply the URL policy."""
     lock = inputs.lock
-    resolution = resolve_urls(lock, selected.selections, index, settings.trust_index_hashes)
+    selections, resolved_files = selected.selections, 0
+    trusted: tuple[str, ...] = ()
+    if not all(_complete(selection) for selection in selected.selections):
+        from .index import resolve_urls
+
+        resolution = resolve_urls(
+            lock, selected.selections, index.client(), settings.trust_index_hashes
+        )
+        selections, resolved_files = resolution.selections, resolution.resolved
+        trusted = resolution.trusted
     allowed = sorted(
         {
             note
-            for selection in resolution.selections
+            for selection in selections
             for note in check_selection(lock, selection, settings.policy)
         }
     )
-    allowed += _git_notes(lock, resolution.selections, settings.policy)
+    allowed += _git_notes(lock, selections, settings.policy)
     return Resolved(
-        selections=resolution.selections,
-        resolved_files=resolution.resolved,
-        trusted=(*selected.trusted, *resolution.trusted),
+        selections=selections,
+        resolved_files=resolved_files,
+        trusted=(*selected.trusted, *trusted),
         allowed=tuple(allowed),
     )
 
@@ -666,9 +720,7 @@ def plan(request: GenerateRequest, index: IndexClient | None = None) -> Generate
     URLs, local sources, source builds, render). ``index``: where file URLs the
     lock lacks come from (default: package indexes, through the cache).
     """
-    client = index or IndexClient(
-        request.cache_dir, offline=request.offline, progress=request.progress
-    )
+    client = IndexEdge(request, index)
     inputs = read_inputs(request)
     selected = select_packages(inputs, request.settings, client)
     resolved = resolve_files(inputs, selected, request.settings, client)

@@ -15,7 +15,6 @@ and each refusing with :func:`stale` when ``online`` is False:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,16 +140,17 @@ def learn_sources(
     commit; ``online`` False (``p2n check``, ``--offline``): a source not
     recorded is :func:`stale` instead.
     """
-    learnt: dict[str, RecordedSource] = {}
-    with tempfile.TemporaryDirectory(prefix="p2n-sources-") as scratch:
-        for source in wanted:
-            found = recorded.get(source.key)
-            if found is None:
-                if not online:
-                    raise stale(f"{source.key} ({source.label.split()[0]}) is not recorded")
-                found = _fetch_build_system(source, Path(scratch), lock_path)
-            learnt[source.key] = found
-    return learnt
+    learnt = {s.key: recorded[s.key] for s in wanted if s.key in recorded}
+    missing = [s for s in wanted if s.key not in recorded]
+    if missing and not online:
+        raise stale(f"{missing[0].key} ({missing[0].label.split()[0]}) is not recorded")
+    if missing:
+        import tempfile  # only to fetch what the build lock does not record
+
+        with tempfile.TemporaryDirectory(prefix="p2n-sources-") as scratch:
+            for source in missing:
+                learnt[source.key] = _fetch_build_system(source, Path(scratch), lock_path)
+    return {s.key: learnt[s.key] for s in wanted}
 
 
 def _fetch_build_system(source: SourceToLearn, scratch: Path, lock_path: Path) -> RecordedSource:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from pyproject2nix.buildlock import StaleBuildLock
 from pyproject2nix.buildsystem import BuildSystem
 from pyproject2nix.generate import (
     GenerateRequest,
+    IndexEdge,
     plan,
     plan_sources,
     read_inputs,
@@ -73,12 +75,12 @@ def test_stages_on_the_example_use_no_edge(no_network: None) -> None:
     assert [t.system.nix_system for t in inputs.targets] == ["x86_64-linux"]
     assert set(inputs.input_digests) == {"uv.lock", "pyproject.toml"}
 
-    selected = select_packages(inputs, request.settings, NoIndex())
+    selected = select_packages(inputs, request.settings, IndexEdge(request, NoIndex()))
     (selection,) = selected.selections
     assert "rich" in {p.name for p in selection.packages}
     assert "colorama" not in {p.name for p in selection.packages}  # win32 only
 
-    resolved = resolve_files(inputs, selected, request.settings, NoIndex())
+    resolved = resolve_files(inputs, selected, request.settings, IndexEdge(request, NoIndex()))
     assert resolved.selections == selected.selections  # uv.lock has every URL already
     assert resolved.resolved_files == 0 and resolved.allowed == ()
 
@@ -125,7 +127,7 @@ def test_a_build_lock_without_resolutions_is_stale_offline(tmp_path: Path) -> No
     (project / "p2n" / "build-systems.toml").unlink()
     request = GenerateRequest(project_dir=project, settings=LINUX, online=False)
     inputs = read_inputs(request)
-    selected = select_packages(inputs, request.settings, NoIndex())
+    selected = select_packages(inputs, request.settings, IndexEdge(request, NoIndex()))
     local = read_local_sources(request, inputs, selected.selections)
     with pytest.raises(StaleBuildLock, match=r"no resolution of \['hatchling'\]"):
         plan_sources(request, inputs, selected.selections, local)
@@ -135,7 +137,7 @@ def test_build_needs_adds_override_requirements_per_target() -> None:
     """Pure: which requirement set each system builds with, overrides' included."""
     request = GenerateRequest(project_dir=EXAMPLE, online=False)
     inputs = read_inputs(request)
-    selected = select_packages(inputs, request.settings, NoIndex())
+    selected = select_packages(inputs, request.settings, IndexEdge(request, NoIndex()))
     override = dataclasses.replace(
         inputs.overrides,
         packages={
@@ -153,3 +155,20 @@ def test_build_needs_adds_override_requirements_per_target() -> None:
     assert set(needs.users) == {("hatchling", "editables")}
     assert len(needs.users[("hatchling", "editables")]) == 4
     assert sources_to_learn(selected.selections, {"hello-p2n": EXAMPLE}) == ()
+
+
+def test_a_uv_lock_run_imports_no_index_client_nor_resolver() -> None:
+    """Import only what the command needs: the example's uv.lock has every URL."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pyproject2nix.generate import GenerateRequest, plan\n"
+        f"plan(GenerateRequest(project_dir=Path({str(EXAMPLE)!r}), online=False))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pyproject2nix.index',"
+        " 'pyproject2nix.poetrylock', 'pyproject2nix.pylock', 'tempfile', 'shutil'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
