@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .buildlock import BUILD_LOCK_FILE, BuildLock, read_build_lock
-from .buildsystem import build_system_of_directory
+from .buildsystem import local_build_system
 from .errors import InputError
 from .gitsource import check_git_policy
 from .model import Lock, LockedPackage, SourceKind
@@ -658,10 +658,7 @@ def plan_sources(
         online=online,
         lock_path=inputs.lock_path,
     )
-    member_systems = {
-        name: build_system_of_directory(directory, str(directory / "pyproject.toml"))
-        for name, directory in member_dirs.items()
-    }
+    member_systems = {name: local_build_system(path) for name, path in member_dirs.items()}
     needs = build_needs(selections, inputs.overrides, learnt, member_systems)
     resolutions = resolve_environments(
         needs.users, recorded.resolutions, online=online, where=where

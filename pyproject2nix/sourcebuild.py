@@ -27,6 +27,7 @@ from .buildsystem import (
     build_system_of_directory,
     build_system_of_sdist,
     download,
+    local_build_system,
     local_file,
 )
 from .dynamicversion import RecordedVersion, backend_version, git_state, needs_backend_version
@@ -327,6 +328,6 @@ def local_versions(
             )
             raise stale(f"the version of {name} comes from its build backend and {reason}")
         here = f"{where}: {name} ({path})"
-        build_system = build_system_of_directory(directory, str(directory / "pyproject.toml"))
+        build_system = local_build_system(directory)
         versions[path] = RecordedVersion(backend_version(directory, build_system, here), git)
     return versions
