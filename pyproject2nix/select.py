@@ -386,7 +386,7 @@ def choose_files(
     selected = []
     unserved = []
     for walked_package in walked.packages:
-        package = completed.get(walked_package.key, walked_package)
+        package = completed.get(walked_package.key, walked_package) if completed else walked_package
         sdist = choose_sdist(lock, package, target, options)
         wheel = None
         if sdist is None and package.source.kind not in _FROM_SOURCE:

@@ -59,6 +59,11 @@ class _Req:
     text: str
     """How to show it in a message."""
 
+    @cached_property
+    def marker_text(self) -> str:
+        """packaging's canonical spelling of the marker, made once ("" for none)."""
+        return str(self.marker) if self.marker is not None else ""
+
 
 def uv_drift(lock_path: Path, data: Mapping[str, Any]) -> tuple[str, ...]:
     """What in the project's pyproject.toml files the lock does not reflect (() = it matches)."""
@@ -461,7 +466,7 @@ def _unique(requirements: Iterable[_Req]) -> list[_Req]:
     """Each requirement once: uv records a set (a group may include another that repeats one)."""
     seen: dict[tuple[frozenset[str], str, str, str], _Req] = {}
     for req in requirements:
-        seen.setdefault((req.extras, str(req.specifier), str(req.marker), req.source), req)
+        seen.setdefault((req.extras, str(req.specifier), req.marker_text, req.source), req)
     return list(seen.values())
 
 
@@ -474,7 +479,7 @@ def _same(expected: _Req, locked: _Req, grid: _Grid, extras: frozenset[str]) -> 
         return False
     if expected.source == "registry" and expected.specifier != locked.specifier:
         return False
-    return expected.marker == locked.marker or grid.equivalent(
+    return expected.marker_text == locked.marker_text or grid.equivalent(
         expected.marker, locked.marker, extras
     )
 
