@@ -31,7 +31,6 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -47,6 +46,7 @@ from .gitsource import git_source
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .poetryconstraint import Constraint, ConstraintError, parse_constraint
 from .tomlfile import TomlTable, load_toml
+from .wheelname import wheel_tags
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 SUPPORTED_LOCK_VERSIONS = ("1.1", "2.0", "2.1")
@@ -234,9 +234,26 @@ def _python_versions(metadata: TomlTable) -> SpecifierSet:
     return _constraint(metadata, "python-versions", text).as_specifier_set()
 
 
+# A lock repeats the same names, constraints and markers thousands of times (650
+# packages: ~3,000 constraints, ~5,000 edges); each text is parsed once per run.
+# The parsed values are never mutated; errors are not cached (lru_cache re-raises).
+_canonical_name = lru_cache(maxsize=16384)(canonicalize_name)
+_parsed_constraint = lru_cache(maxsize=8192)(parse_constraint)
+
+
+@lru_cache(maxsize=8192)
+def _parsed_marker(text: str) -> Marker:
+    return Marker(text)
+
+
+@lru_cache(maxsize=8192)
+def _normal_marker(text: str) -> str:
+    return str(_parsed_marker(text))
+
+
 def _constraint(table: TomlTable, key: str, text: str) -> Constraint:
     try:
-        return parse_constraint(text)
+        return _parsed_constraint(text)
     except ConstraintError as exc:
         raise table.error(key, str(exc)) from exc
 
@@ -244,7 +261,7 @@ def _constraint(table: TomlTable, key: str, text: str) -> Constraint:
 def _marker_text(table: TomlTable, key: str, text: str) -> str:
     """Validate a PEP 508 marker; its text is kept (selection evaluates it per target)."""
     try:
-        return str(Marker(text))
+        return _normal_marker(text)
     except InvalidMarker as exc:
         reason = str(exc).splitlines()[0]
         raise table.error(key, f"invalid environment marker {text!r}: {reason}") from exc
@@ -376,7 +393,7 @@ def _drift(
 
 
 def _package(table: TomlTable, metadata_files: TomlTable | None, project: _Project) -> _Raw:
-    name = canonicalize_name(table.string("name"))
+    name = _canonical_name(table.string("name"))
     version = _version(table, "version")
     source = _source(table, project)
     wheels, sdist = _files(table, metadata_files, name, version, source)
@@ -390,7 +407,7 @@ def _package(table: TomlTable, metadata_files: TomlTable | None, project: _Proje
                 _extra_requirement(extras_table, extra, text, requirements)
                 for text in extras_table.strings(extra)
             ]
-            extras.append((canonicalize_name(extra), tuple(r for group in wanted for r in group)))
+            extras.append((_canonical_name(extra), tuple(r for group in wanted for r in group)))
     package = LockedPackage(
         name=name,
         version=version,
@@ -420,7 +437,7 @@ def _package_markers(table: TomlTable) -> tuple[Marker, ...]:
         texts = [group_markers.string(group) for group in sorted(group_markers.names())]
     else:
         raise table.error("markers", "expected a string or a table of strings by group")
-    return tuple(Marker(_marker_text(table, "markers", text)) for text in texts)
+    return tuple(_parsed_marker(_marker_text(table, "markers", text)) for text in texts)
 
 
 def _source(table: TomlTable, project: _Project) -> Source:
@@ -471,34 +488,65 @@ def _files(
     source: Source,
 ) -> tuple[tuple[Wheel, ...], Artifact | None]:
     """A package's wheels and sdist (2.x: ``files``; 1.1: ``[metadata.files]``)."""
-    if "files" in table.data:
-        entries = table.tables("files")
-    elif metadata_files is not None:
-        entries = _metadata_entries(metadata_files, name, version)
-    else:
-        entries = []
+    pairs = _well_formed_files(table)
+    if pairs is None:
+        pairs = [
+            (e.string("file"), e.sha256())
+            for e in _file_tables(table, metadata_files, name, version)
+        ]
+    url = source.location if source.kind in (SourceKind.URL, SourceKind.PATH) else ""
     wheels: list[Wheel] = []
     sdist: Artifact | None = None
-    for entry in entries:
-        filename = entry.string("file")
-        sha256 = entry.sha256()
-        url = source.location if source.kind in (SourceKind.URL, SourceKind.PATH) else ""
+    for index, (filename, sha256) in enumerate(pairs):
         if filename.endswith(".whl"):
             try:
-                _, _, _, tags = parse_wheel_filename(filename)
+                tags = wheel_tags(filename)
             except InvalidWheelFilename as exc:
+                entry = _file_tables(table, metadata_files, name, version)[index]
                 raise entry.error("file", f"not a valid wheel file name {filename!r}") from exc
-            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=_shared(tags)))
+            wheels.append(Wheel(url=url, sha256=sha256, filename=filename, tags=tags))
         elif filename.endswith(_SDIST_SUFFIXES) and sdist is None:
             sdist = Artifact(url=url, sha256=sha256, filename=filename)
     return tuple(wheels), sdist
 
 
-@lru_cache(maxsize=4096)
-def _shared(tags: frozenset[Tag]) -> frozenset[Tag]:
-    """One object per distinct tag set, as the uv.lock reader gives: selection keys its
-    wheel ranks by tag set, and equal-but-distinct sets compare tag by tag."""
-    return tags
+_SHA256_ENTRY = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _well_formed_files(table: TomlTable) -> list[tuple[str, str]] | None:
+    """``(file, sha256)`` of a 2.x ``files`` list when every entry is plainly well formed.
+
+    A lock lists ~15 files per package, each a table read through TomlTable's
+    checked getters; this reads the common shape (``file`` and a lower-case
+    ``sha256:`` hash) directly. None for anything else (md5, upper case, a
+    missing key, a wrong type): the checked reader then gives the same values
+    or the error naming the key path.
+    """
+    entries = table.data.get("files")
+    if type(entries) is not list:
+        return None
+    pairs = []
+    for item in entries:
+        if type(item) is not dict:
+            return None
+        filename, digest = item.get("file"), item.get("hash")
+        if type(filename) is not str or type(digest) is not str:
+            return None
+        if not _SHA256_ENTRY.fullmatch(digest):
+            return None
+        pairs.append((filename, digest[7:]))
+    return pairs
+
+
+def _file_tables(
+    table: TomlTable, metadata_files: TomlTable | None, name: NormalizedName, version: Version
+) -> list[TomlTable]:
+    """The file entries of a package as checked tables (each knows its key path)."""
+    if "files" in table.data:
+        return table.tables("files")
+    if metadata_files is not None:
+        return _metadata_entries(metadata_files, name, version)
+    return []
 
 
 def _metadata_entries(
@@ -539,7 +587,7 @@ def _requirements(table: TomlTable) -> list[_Requirement]:
 
 def _requirement_specs(table: TomlTable, key: str) -> list[_Requirement]:
     """A constraint string, a table, or a list of tables (one per marker branch)."""
-    name = canonicalize_name(key)
+    name = _canonical_name(key)
     value = table.data[key]
     if isinstance(value, str):
         return [_Requirement(name, _constraint(table, key, value), "")]
@@ -573,7 +621,7 @@ def _requirement_table(name: NormalizedName, spec: TomlTable) -> _Requirement:
         name=name,
         constraint=constraint,
         marker=_and(markers),
-        extras=tuple(sorted(canonicalize_name(e) for e in spec.strings("extras"))),
+        extras=tuple(sorted(_canonical_name(e) for e in spec.strings("extras"))),
         optional=optional,
         local=local,
     )
@@ -608,19 +656,33 @@ def _extra_requirement(
     ]
 
 
+_parsed_requirements: dict[str, _Requirement] = {}
+"""Requirement strings already parsed (``[package.extras]`` repeats them: ~3,700 in a
+650-package lock). Only successes are kept, so an error still names its key path."""
+
+
 def _parse_requirement_string(table: TomlTable, key: str, text: str) -> _Requirement:
     """``name[extras] (constraint) ; marker`` (Poetry) or a PEP 508 string."""
+    known = _parsed_requirements.get(text)
+    if known is None:
+        if len(_parsed_requirements) >= 16384:
+            _parsed_requirements.clear()
+        known = _parsed_requirements[text] = _parse_requirement_checked(table, key, text)
+    return known
+
+
+def _parse_requirement_checked(table: TomlTable, key: str, text: str) -> _Requirement:
     match = _POETRY_REQUIREMENT.match(text)
     if match is not None:
         constraint_text = match.group("constraint")
         marker = match.group("marker")
         extras = match.group("extras")
         return _Requirement(
-            name=canonicalize_name(match.group("name")),
+            name=_canonical_name(match.group("name")),
             constraint=_constraint(table, key, constraint_text) if constraint_text else _ANY,
             marker=_marker_text(table, key, marker) if marker else "",
             extras=tuple(
-                sorted(canonicalize_name(e.strip()) for e in (extras or "").split(",") if e.strip())
+                sorted(_canonical_name(e.strip()) for e in (extras or "").split(",") if e.strip())
             ),
         )
     return _pep508(table, key, text)
@@ -633,10 +695,10 @@ def _pep508(table: TomlTable, key: str, text: str) -> _Requirement:
         reason = str(exc).splitlines()[0]
         raise table.error(key, f"invalid requirement {text!r}: {reason}") from exc
     return _Requirement(
-        name=canonicalize_name(requirement.name),
+        name=_canonical_name(requirement.name),
         constraint=Constraint((requirement.specifier,)),
         marker=str(requirement.marker) if requirement.marker else "",
-        extras=tuple(sorted(canonicalize_name(e) for e in requirement.extras)),
+        extras=tuple(sorted(_canonical_name(e) for e in requirement.extras)),
         local=requirement.url is not None,
     )
 
@@ -667,7 +729,7 @@ def _pin(
             source = candidates[0].source.location
     return Dependency(
         name=requirement.name,
-        marker=Marker(requirement.marker) if requirement.marker else None,
+        marker=_parsed_marker(requirement.marker) if requirement.marker else None,
         extras=requirement.extras,
         version=version,
         source=source,

@@ -385,12 +385,15 @@ def choose_files(
     target = walked.target
     selected = []
     unserved = []
+    ranks = _ranks(target)
     for walked_package in walked.packages:
         package = completed.get(walked_package.key, walked_package) if completed else walked_package
-        sdist = choose_sdist(lock, package, target, options)
+        # The best wheel decides both whether an sdist is needed and which wheel: rank once.
+        best = None if package.source.kind in _FROM_SOURCE else _best_wheel(package, target, ranks)
+        sdist = _chosen_sdist(lock, package, options, best)
         wheel = None
         if sdist is None and package.source.kind not in _FROM_SOURCE:
-            wheel = _best_wheel(package, target)
+            wheel = best
             if wheel is None:
                 unserved.append(package)
         selected.append(
@@ -589,10 +592,17 @@ def _rank(tags: frozenset[Tag], target: Target) -> int | None:
     return min((ranked[t] for t in tags if t in ranked), default=None)
 
 
-def _best_wheel(package: LockedPackage, target: Target) -> Wheel | None:
-    """The wheel whose tags rank best; among equal tags the higher build, as pip and uv."""
+def _best_wheel(
+    package: LockedPackage, target: Target, ranks: dict[frozenset[Tag], int | None] | None = None
+) -> Wheel | None:
+    """The wheel whose tags rank best; among equal tags the higher build, as pip and uv.
+
+    ``ranks``: :func:`_ranks` of ``target``, when the caller looked it up once for many
+    packages (the lookup hashes the whole target).
+    """
     best: tuple[int, Wheel] | None = None
-    ranks = _ranks(target)
+    if ranks is None:
+        ranks = _ranks(target)
     for wheel in package.wheels:
         if wheel.tags in ranks:
             rank = ranks[wheel.tags]
@@ -621,6 +631,14 @@ def choose_sdist(
     lock: Lock, package: LockedPackage, target: Target, options: Options
 ) -> Artifact | None:
     """The sdist to build: no wheel fits ``target``, or ``--prefer-sdist`` names the package."""
+    best = None if package.source.kind in _FROM_SOURCE else _best_wheel(package, target)
+    return _chosen_sdist(lock, package, options, best)
+
+
+def _chosen_sdist(
+    lock: Lock, package: LockedPackage, options: Options, best_wheel: Wheel | None
+) -> Artifact | None:
+    """:func:`choose_sdist` given the package's best wheel for the target (None: none fits)."""
     if package.source.kind in _FROM_SOURCE or package.sdist is None:
         if package.name in options.prefer_sdist and package.source.kind not in _FROM_SOURCE:
             raise SelectionError(
@@ -628,7 +646,7 @@ def choose_sdist(
                 f"{package.name} {package.version} (it has: {_describe_files(package)})"
             )
         return None
-    if options.wants_sdist(package.name) or _best_wheel(package, target) is None:
+    if options.wants_sdist(package.name) or best_wheel is None:
         return package.sdist
     return None
 

@@ -8,19 +8,17 @@ with its key path, even for packages no target system needs. What a package
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag, parse_tag
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
@@ -28,6 +26,7 @@ from .errors import InputError
 from .gitsource import parse_git_location
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .tomlfile import TomlTable, load_toml
+from .wheelname import wheel_tags
 
 SUPPORTED_LOCK_VERSION = 1
 
@@ -196,24 +195,10 @@ def _wheel(table: TomlTable, source: Source | None = None) -> Wheel:
 
 
 def _wheel_tags(table: TomlTable, filename: str) -> frozenset[Tag]:
-    """The tags of a wheel file name (PEP 427: name-version[-build]-python-abi-platform.whl).
-
-    Only the tag triple matters for selection; the full
-    ``parse_wheel_filename`` (name and version validation) costs 5x more and
-    a lock holds thousands of wheels.
-    """
-    parts = filename[:-4].split("-") if filename.endswith(".whl") else []
-    if len(parts) not in (5, 6) or not all(parts):
-        try:
-            parse_wheel_filename(filename)  # for packaging's own explanation
-        except InvalidWheelFilename as exc:
-            raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
-        raise table.error("url", f"not a valid wheel file name {filename!r}")
-    return _parse_tag_triple("-".join(parts[-3:]))
-
-
-# Locks repeat the same few hundred tag triples over thousands of wheels.
-_parse_tag_triple = lru_cache(maxsize=4096)(parse_tag)
+    try:
+        return wheel_tags(filename)
+    except InvalidWheelFilename as exc:
+        raise table.error("url", f"not a valid wheel file name {filename!r}: {exc}") from exc
 
 
 def _sdist(table: TomlTable, source: Source | None = None) -> Artifact:
