@@ -142,7 +142,8 @@ def syntax_error(exc: ValueError, text: str, where: str, fix: str) -> str:
     return f"{where}:{line}:{column}: malformed TOML: {reason}: {snippet!r}; {fix}"
 
 
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+"""A sha256 digest in lower-case hex."""
 
 _TYPE_NAMES = {
     str: "a string",
@@ -222,7 +223,7 @@ class TomlTable:
         if algorithm != "sha256":
             return ""
         digest = digest.lower()
-        if not _SHA256_HEX.fullmatch(digest):
+        if not SHA256_HEX.fullmatch(digest):
             raise self.error(key, f"not a sha256 hex digest: {digest!r}")
         return digest
 
