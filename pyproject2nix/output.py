@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
-import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
@@ -126,6 +124,9 @@ def _write_tree(directory: Path, files: Mapping[str, bytes]) -> list[str]:
     wanted = {rel for rel in files if rel.startswith(OUTPUT_DIR + "/")}
     if not changed and _listing(directory / OUTPUT_DIR) == wanted:
         return []
+    import shutil  # an up-to-date generate (the common run) writes nothing
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
     try:
         for rel, content in files.items():
@@ -175,8 +176,11 @@ def _recover_locked(directory: Path) -> None:
         aside = leftover / (OUTPUT_DIR + ASIDE_SUFFIX)
         if aside.is_dir() and not target.exists() and not target.is_symlink():
             os.rename(aside, target)  # killed between the fallback's two renames
-    for leftover in leftovers:
-        shutil.rmtree(leftover, ignore_errors=True)
+    if leftovers:
+        import shutil
+
+        for leftover in leftovers:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 @contextlib.contextmanager

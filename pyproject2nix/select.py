@@ -8,9 +8,10 @@ from the project's roots evaluating markers for that target (like
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from packaging.markers import (
@@ -268,13 +269,18 @@ def check_options(lock: Lock, options: Options) -> None:
 
 
 @dataclass(frozen=True)
-class _Walk:
-    packages: dict[NormalizedName, LockedPackage]
-    edges: dict[int, list[LockedPackage]]
-    roots: list[LockedPackage]
+class Walk:
+    """What one target installs before any file is chosen: the graph the markers leave."""
+
+    target: Target
+    packages: tuple[LockedPackage, ...]
+    """Sorted by name; one version of each."""
+    dependencies: Mapping[NormalizedName, tuple[NormalizedName, ...]]
+    """Each package's dependencies on this target, sorted."""
+    roots: tuple[NormalizedName, ...]
 
 
-def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
+def walk(lock: Lock, target: Target, options: Options) -> Walk:
     """The packages reachable from the roots on ``target``, and the edges between them."""
     scope = marker_scope(lock, target, options)
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
@@ -338,13 +344,20 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
                 f"{package.name} ({other.version} and {package.version}); "
                 "conflicting extras or groups cannot be installed together"
             )
-    return _Walk(packages=by_name, edges=edges_of, roots=roots)
+    packages = tuple(sorted(by_name.values(), key=lambda p: p.name))
+    return Walk(
+        target=target,
+        packages=packages,
+        dependencies={
+            p.name: tuple(sorted({c.name for c in edges_of.get(id(p), [])})) for p in packages
+        },
+        roots=tuple(sorted({r.name for r in roots})),
+    )
 
 
 def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:
     """Every package ``target`` installs, before any file is chosen (sorted by name)."""
-    walk = _walk(lock, target, options)
-    return tuple(sorted(walk.packages.values(), key=lambda p: p.name))
+    return walk(lock, target, options).packages
 
 
 def select(lock: Lock, target: Target, options: Options) -> Selection:
@@ -355,11 +368,26 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     Raises :class:`UnservedError` naming every package with neither a wheel
     for ``target`` nor an sdist.
     """
-    walk = _walk(lock, target, options)
+    return choose_files(lock, walk(lock, target, options), options)
+
+
+def choose_files(
+    lock: Lock,
+    walked: Walk,
+    options: Options,
+    completed: Mapping[str, LockedPackage] = MappingProxyType({}),
+) -> Selection:
+    """Each walked package's file for the walk's target (see :func:`select`).
+
+    ``completed``: packages the lock lists without files, by :attr:`LockedPackage.key`,
+    with the files their index gave (:func:`~pyproject2nix.index.fill_missing_files`).
+    """
+    target = walked.target
     selected = []
     unserved = []
     ranks = _ranks(target)
-    for package in sorted(walk.packages.values(), key=lambda p: p.name):
+    for walked_package in walked.packages:
+        package = completed.get(walked_package.key, walked_package) if completed else walked_package
         # The best wheel decides both whether an sdist is needed and which wheel: rank once.
         best = None if package.source.kind in _FROM_SOURCE else _best_wheel(package, target, ranks)
         sdist = _chosen_sdist(lock, package, options, best)
@@ -372,14 +400,13 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
             SelectedPackage(
                 package=package,
                 wheel=wheel,
-                dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
+                dependencies=walked.dependencies[package.name],
                 sdist=sdist,
             )
         )
     if unserved:
         raise UnservedError(lock, target, tuple(unserved))
-    roots = tuple(sorted({r.name for r in walk.roots}))
-    return Selection(target=target, packages=tuple(selected), roots=roots)
+    return Selection(target=target, packages=tuple(selected), roots=walked.roots)
 
 
 class UnservedError(SelectionError):
@@ -486,11 +513,23 @@ def select_systems(
     Otherwise only systems the lock requires (``required-markers``) must be.
     Raises when no system is left.
     """
+    return choose_systems(lock, [walk(lock, t, options) for t in targets], options, strict)
+
+
+def choose_systems(
+    lock: Lock,
+    walks: Iterable[Walk],
+    options: Options,
+    strict: bool,
+    completed: Mapping[str, LockedPackage] = MappingProxyType({}),
+) -> SystemSelections:
+    """:func:`select_systems` on walks already made (``completed``: see :func:`choose_files`)."""
     selections: list[Selection] = []
     left_out: list[LeftOut] = []
-    for target in targets:
+    for walked in walks:
+        target = walked.target
         try:
-            selections.append(select(lock, target, options))
+            selections.append(choose_files(lock, walked, options, completed))
         except UnservedError as exc:
             if strict or requires(lock, target):
                 raise
