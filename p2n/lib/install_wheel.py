@@ -11,6 +11,8 @@ installer copies the files; bytecode.py then byte-compiles site-packages
 with ``NIX_BUILD_CORES`` processes into hash-based pycs (``CHECKED_HASH``, as
 installer's compileall wrote them with ``SOURCE_DATE_EPOCH``), the same bytes
 for any number of processes and any build time.
+``p2nPatches`` (space-separated files, from an overlay's ``patches``) are
+applied with ``patchTool -p1`` in site-packages before byte-compiling.
 Packages with native code also get ``patchElfScript`` (patch_elf.py) and its
 inputs (see native.nix): their ELF files are given a RUNPATH after install.
 
@@ -178,6 +180,17 @@ destination = StoreDestination(
 with WheelFile.open(Path(linked)) as source:
     install(source, destination, additional_metadata={"INSTALLER": b"p2n\n"})
 print("installed", os.environ["wheelName"], "into", out, "with", version)
+
+if os.environ.get("p2nPatches") and not os.environ.get("buildWheelScript"):
+    # An overlay's patches of a wheel: -p1 against its installed files (site-packages),
+    # before byte-compiling. A build from source applied them to the source already.
+    import subprocess
+
+    for patch in os.environ["p2nPatches"].split():
+        print(f"p2n: applying {patch}")
+        patching = [os.environ["patchTool"], "-p1", "-i", patch]
+        if subprocess.run(patching, cwd=site_packages).returncode:
+            sys.exit(f"p2n: {os.environ['pname']}: patch {patch} does not apply")
 
 bytecode = load("p2n_bytecode", os.environ["bytecodeScript"])
 bytecode.compile_tree(site_packages, bytecode.CHECKED_HASH, bytecode.build_cores())
