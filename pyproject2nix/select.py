@@ -27,6 +27,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from .errors import InputError, SelectionError
 from .model import Artifact, Dependency, Lock, LockedPackage, SourceKind, Wheel
@@ -200,6 +201,27 @@ def _extras_for(options: Options, root: LockedPackage) -> set[str]:
     return declared if options.all_extras else declared & options.extras
 
 
+def _newest_accepted(
+    candidates: tuple[LockedPackage, ...], accepted: tuple[Version, ...]
+) -> LockedPackage | None:
+    """Of several pins that fit the target, the newest one the edge accepts.
+
+    A Poetry 1.x lock (lock-version 2.0) pins a name once per Python range
+    with nothing to tell the pins apart on the edge: cleo's lock pins cfgv
+    3.4.0 (``python-versions = ">=3.8"``) and 3.5.0 (``">=3.10"``), and
+    pre-commit asks for ``cfgv >=2.0.0``; on Python 3.11 both fit. Poetry's
+    installer solves against the lock and takes the newest version that
+    satisfies the edge; so does this. None when versions do not tell the
+    remaining pins apart (the same version from two sources).
+    """
+    fitting = [
+        (c.version, c) for c in candidates if c.version is not None and c.version in accepted
+    ]
+    if not fitting or len({version for version, _ in fitting}) != len(fitting):
+        return None
+    return max(fitting, key=lambda pair: pair[0])[1]
+
+
 def _resolve(
     lock: Lock, owner: LockedPackage, dep: Dependency, scope: MarkerScope
 ) -> LockedPackage:
@@ -211,6 +233,10 @@ def _resolve(
         candidates = tuple(c for c in candidates if c.source.location == dep.source)
     if len(candidates) > 1:
         candidates = tuple(c for c in candidates if _fork_matches(c, scope))
+    if len(candidates) > 1 and dep.versions:
+        newest = _newest_accepted(candidates, dep.versions)
+        if newest is not None:
+            return newest
     if len(candidates) == 1:
         return candidates[0]
     what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
