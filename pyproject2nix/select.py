@@ -8,7 +8,7 @@ from the project's roots evaluating markers for that target (like
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -223,9 +223,17 @@ def _newest_accepted(
 
 
 def _resolve(
-    lock: Lock, owner: LockedPackage, dep: Dependency, scope: MarkerScope
-) -> LockedPackage:
-    """The locked package a dependency edge points at, on this target."""
+    lock: Lock,
+    owner: LockedPackage,
+    dep: Dependency,
+    scope: MarkerScope,
+    prefer: Mapping[NormalizedName, LockedPackage],
+) -> tuple[LockedPackage, bool]:
+    """The locked package a dependency edge points at, on this target.
+
+    The flag is True when the edge alone did not decide (:func:`_newest_accepted`):
+    the walk may then prefer the pin another edge names exactly (``prefer``).
+    """
     candidates = lock.by_name(dep.name)
     if dep.version is not None:
         candidates = tuple(c for c in candidates if c.version == dep.version)
@@ -234,11 +242,14 @@ def _resolve(
     if len(candidates) > 1:
         candidates = tuple(c for c in candidates if _fork_matches(c, scope))
     if len(candidates) > 1 and dep.versions:
+        preferred = prefer.get(dep.name)
+        if preferred is not None and any(c is preferred for c in candidates):
+            return preferred, True
         newest = _newest_accepted(candidates, dep.versions)
         if newest is not None:
-            return newest
+            return newest, True
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0], False
     what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
     target = scope.target
     if not candidates:
@@ -298,11 +309,41 @@ class _Walk:
     packages: dict[NormalizedName, LockedPackage]
     edges: dict[int, list[LockedPackage]]
     roots: list[LockedPackage]
+    reached: tuple[LockedPackage, ...] = ()
 
 
 def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
-    """The packages reachable from the roots on ``target``, and the edges between them."""
+    """The packages reachable from the roots on ``target``, and the edges between them.
+
+    Where an edge that several pins satisfy took the newest (``_resolve``) but
+    another edge names an older pin exactly (real Poetry 2.5 lock: torch's
+    ``nvidia-cublas = "*"`` beside cuda-toolkit's ``==13.4.1.3.*``, the two pins'
+    markers overlapping on Linux), the walk is redone preferring the exact pin,
+    as Poetry's installer finds the one version that satisfies every edge.
+    """
+    prefer: dict[NormalizedName, LockedPackage] = {}
+    while True:
+        walk, conflict = _walk_once(lock, target, options, prefer)
+        if conflict is None:
+            return walk
+        name, exact = conflict
+        if exact is None or name in prefer:
+            chosen = [p for p in walk.reached if p.name == name]
+            raise InputError(
+                f"{lock.path}: {target.system.nix_system} would need two versions of "
+                f"{name} ({chosen[0].version} and {chosen[1].version}); "
+                "conflicting extras or groups cannot be installed together"
+            )
+        prefer[name] = exact
+
+
+def _walk_once(
+    lock: Lock, target: Target, options: Options, prefer: Mapping[NormalizedName, LockedPackage]
+) -> tuple[_Walk, tuple[NormalizedName, LockedPackage | None] | None]:
+    """One walk, and the first name it reached at two versions (with the exact pin, if one)."""
     scope = marker_scope(lock, target, options)
+    decided: set[int] = set()
+    """Packages some edge (or the roots) chose exactly, not by the newest-pin tie-break."""
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
     # Membership by id() in sets: a list's `in` compares whole frozen dataclasses
@@ -331,6 +372,7 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
             if _fork_matches(root, scope):
                 roots.append(root)
     root_ids = {id(r) for r in roots}
+    decided.update(root_ids)
     for root in roots:
         visit(root, ())
     while queue:
@@ -349,22 +391,23 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
         for dep in edges:
             if not scope.holds(dep.marker, selected):
                 continue
-            child = _resolve(lock, package, dep, scope)
+            child, guessed = _resolve(lock, package, dep, scope, prefer)
+            if not guessed:
+                decided.add(id(child))
             if id(child) not in children:
                 children.add(id(child))
                 targets.append(child)
             visit(child, dep.extras)
 
     by_name: dict[NormalizedName, LockedPackage] = {}
-    for package, _ in active.values():
+    reached = tuple(package for package, _ in active.values())
+    walk = _Walk(packages=by_name, edges=edges_of, roots=roots, reached=reached)
+    for package in reached:
         other = by_name.setdefault(package.name, package)
         if other is not package:
-            raise InputError(
-                f"{lock.path}: {target.system.nix_system} would need two versions of "
-                f"{package.name} ({other.version} and {package.version}); "
-                "conflicting extras or groups cannot be installed together"
-            )
-    return _Walk(packages=by_name, edges=edges_of, roots=roots)
+            exact = [p for p in (other, package) if id(p) in decided]
+            return walk, (package.name, exact[0] if len(exact) == 1 else None)
+    return walk, None
 
 
 def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:

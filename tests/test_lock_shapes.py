@@ -263,3 +263,20 @@ def test_poetry_pins_told_apart_by_nothing_take_the_newest_that_fits(
     selection = select(lock, _target(python), Options())
     versions: dict[str, str] = {p.name: str(p.package.version) for p in selection.packages}
     assert versions["cfgv"] == cfgv
+
+
+def test_poetry_pin_named_exactly_wins_over_the_newest() -> None:
+    """xl-2.1 (Poetry 2.5.1): nvidia-cublas 13.4.1.3 and 13.10.0.20 both match Linux.
+
+    cuda-toolkit[cublas] asks for ``==13.4.1.3.*``, torch's CUDA packages for
+    ``*``; Poetry installs 13.4.1.3, the one version every edge accepts.
+    """
+    directory = POETRY_FIXTURES / "xl-2.1"
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    cublas = sorted(str(p.version) for p in lock.by_name(canonicalize_name("nvidia-cublas")))
+    assert cublas == ["13.10.0.20", "13.4.1.3"]
+    for system in ("x86_64-linux", "aarch64-linux"):
+        (info,) = parse_systems((system,))
+        selection = select(lock, Target(info, (3, 11)), Options())
+        versions: dict[str, str] = {p.name: str(p.package.version) for p in selection.packages}
+        assert versions["nvidia-cublas"] == "13.4.1.3", system
