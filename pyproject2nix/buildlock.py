@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 try:  # the parser tomlfile uses: importing a second one costs ~3 ms a run
@@ -35,9 +32,9 @@ from . import __version__
 from .buildsystem import BuildSystem
 from .dynamicversion import RecordedVersion
 from .errors import InputError
-from .select import Options, select
-from .targets import Target
-from .uvlock import read_uv_lock
+
+if TYPE_CHECKING:  # resolving (uv, a lock reader, selection) is imported only to resolve
+    from .targets import Target
 
 BUILD_LOCK_FILE = "build-systems.toml"
 _ENV_PROJECT = "p2n-build-env"
@@ -62,9 +59,9 @@ class RecordedSource:
     nar_hash: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildLock:
-    """The recorded sources and resolutions; what this generation used is kept, nothing else."""
+    """The recorded sources, resolutions and versions (what a generation used, nothing else)."""
 
     sources: dict[str, RecordedSource] = field(default_factory=dict)
     resolutions: dict[tuple[tuple[str, ...], str, str], tuple[PinnedWheel, ...]] = field(
@@ -209,71 +206,6 @@ def _check_wheel(path: Path, key: str, wheel: PinnedWheel) -> None:
         raise _damaged(path, f"{key}.filename", wheel.filename) from None
 
 
-class Resolver:
-    """Turns build requirements into pinned wheels: recorded ones first, else ``uv lock``."""
-
-    def __init__(self, recorded: BuildLock, *, online: bool) -> None:
-        self.recorded = recorded
-        self.used = BuildLock()
-        self.online = online
-
-    def source(self, key: str) -> RecordedSource | None:
-        """A recorded source, marked as used."""
-        found = self.recorded.sources.get(key)
-        if found is not None:
-            self.used.sources[key] = found
-        return found
-
-    def version(self, path: str, git: str | None) -> str | None:
-        """The recorded version of a local package, if computed at the same git state."""
-        found = self.recorded.versions.get(path)
-        if found is None or found.git != git:
-            return None
-        self.used.versions[path] = found
-        return found.version
-
-    def recorded_git(self, path: str) -> str | None:
-        """The git state a local package's version was computed at (None: not recorded)."""
-        found = self.recorded.versions.get(path)
-        return found.git if found is not None else None
-
-    def record_version(self, path: str, version: RecordedVersion) -> None:
-        """Keep a version a backend computed."""
-        self.used.versions[path] = version
-
-    def stale(self, what: str) -> StaleBuildLock:
-        """The error for something missing from the recorded lock when offline."""
-        return StaleBuildLock(
-            f"p2n/{BUILD_LOCK_FILE}: {what}; run p2n generate (without --offline) to record it"
-        )
-
-    def record_source(self, key: str, source: RecordedSource) -> None:
-        """Keep what was learnt about a source."""
-        self.used.sources[key] = source
-
-    def wheels(
-        self, requires: tuple[str, ...], targets: list[Target], where: str
-    ) -> dict[str, tuple[PinnedWheel, ...]]:
-        """The wheels of the build environment for ``requires``, by nix system."""
-        python = f"{targets[0].python[0]}.{targets[0].python[1]}"
-        result: dict[str, tuple[PinnedWheel, ...]] = {}
-        missing = []
-        for target in targets:
-            key = (requires, python, target.system.nix_system)
-            if key in self.recorded.resolutions:
-                result[target.system.nix_system] = self.recorded.resolutions[key]
-            else:
-                missing.append(target)
-        if missing:
-            if not self.online:
-                systems = ", ".join(t.system.nix_system for t in missing)
-                raise self.stale(f"no resolution of {list(requires)} for {systems}")
-            result.update(resolve(requires, missing, where))
-        for system, wheels in result.items():
-            self.used.resolutions[(requires, python, system)] = wheels
-        return result
-
-
 class StaleBuildLock(InputError):
     """The recorded build lock lacks something and resolving was not allowed (p2n check)."""
 
@@ -291,6 +223,8 @@ def uv_command() -> list[str]:
         return [find_uv_bin()]
     except (ImportError, FileNotFoundError):
         pass
+    import shutil
+
     found = shutil.which("uv")
     if found:
         return [found]
@@ -312,6 +246,12 @@ def resolve(
     requires: tuple[str, ...], targets: list[Target], where: str
 ) -> dict[str, tuple[PinnedWheel, ...]]:
     """Resolve ``requires`` with ``uv lock`` (wheels only) and pick each target's wheels."""
+    import subprocess
+    import tempfile
+
+    from .select import Options, select
+    from .uvlock import read_uv_lock
+
     environments = [_environment_marker(t) for t in targets]
     pyproject = (
         "[project]\n"

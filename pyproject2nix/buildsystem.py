@@ -10,14 +10,14 @@ setuptools' legacy backend with setuptools and wheel.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import InputError
-from .tomlfile import parse_toml
+from .tomlfile import load_toml, parse_toml
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
@@ -40,6 +40,23 @@ def build_system_from_pyproject(text: str | None, where: str) -> BuildSystem:
     if text is None:
         return LEGACY
     data = parse_toml(text, f"{where}: pyproject.toml", "fix the source's pyproject.toml")
+    return build_system_from_table(data, where)
+
+
+def local_build_system(directory: Path) -> BuildSystem:
+    """The build system of a local package (the project, a member, a path dependency).
+
+    Its pyproject.toml is parsed once per run (:func:`load_toml`), shared with the
+    project reader, the overrides and the drift check.
+    """
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.is_file():
+        return LEGACY
+    return build_system_from_table(load_toml(pyproject), str(pyproject))
+
+
+def build_system_from_table(data: dict[str, Any], where: str) -> BuildSystem:
+    """The ``[build-system]`` of parsed pyproject.toml data."""
     table = data.get("build-system")
     if table is None:
         return LEGACY
@@ -132,7 +149,7 @@ def download(url: str, sha256: str, destination: Path, where: str) -> Path:
             f"{where}: {url} has sha256 {digest.hexdigest()}, the lock says {sha256}; "
             "the file changed on the server: re-lock"
         )
-    shutil.move(partial, destination)
+    partial.replace(destination)
     return destination
 
 

@@ -18,17 +18,12 @@ make generating twice give different files, and setuptools would write its
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from packaging.requirements import InvalidRequirement, Requirement
 
 from .buildsystem import BuildSystem
 from .errors import InputError
@@ -123,6 +118,8 @@ def git_state(directory: Path) -> str | None:
 
 def backend_version(directory: Path, build_system: BuildSystem, where: str) -> str:
     """The version ``build_system``'s backend reports for the source in ``directory``."""
+    import tempfile  # the backend runs only for versions not recorded
+
     with tempfile.TemporaryDirectory(prefix="p2n-version-") as scratch:
         source = _clean_copy(directory, Path(scratch))
         requires = list(build_system.requires)
@@ -155,6 +152,8 @@ def _clean_copy(directory: Path, scratch: Path) -> Path:
             if result.returncode != 0:
                 raise InputError(f"{top}: cannot clone HEAD to read the version: {result.stderr}")
         return clone / relative
+    import shutil
+
     copy = scratch / "copy"
     shutil.copytree(
         directory, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", "result*")
@@ -165,6 +164,10 @@ def _clean_copy(directory: Path, scratch: Path) -> Path:
 def _run_backend(
     source: Path, build_system: BuildSystem, requires: list[str], scratch: Path, where: str
 ) -> dict[str, Any]:
+    import json
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
     from .buildlock import uv_command
 
     for requirement in requires:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .buildlock import BUILD_LOCK_FILE, Resolver, read_build_lock
+from .buildlock import BUILD_LOCK_FILE, BuildLock, read_build_lock
+from .buildsystem import local_build_system
 from .errors import InputError
-from .gitsource import check_git_policy, parse_git_location
-from .index import IndexClient, fill_missing_files, resolve_urls
+from .gitsource import check_git_policy
 from .model import Lock, LockedPackage, SourceKind
-from .overrides import OVERRIDES_FILE, read_overrides
+from .overrides import OVERRIDES_FILE, Overrides, read_overrides
 from .project import LocalProject, read_project
 from .render import OUTPUT_DIR, LocalMember, RenderInput, render_files
 from .select import (
@@ -29,18 +30,30 @@ from .select import (
     LeftOut,
     Options,
     Selection,
+    Walk,
     candidate_targets,
     check_options,
     check_selection,
-    reachable,
-    select_systems,
+    choose_systems,
+    walk,
 )
 from .settings import Settings
-from .sourcebuild import local_versions, plan_source_builds
+from .sourcebuild import (
+    SourceBuilds,
+    build_needs,
+    learn_sources,
+    local_versions,
+    resolve_environments,
+    source_builds,
+    sources_to_learn,
+)
 from .sourceroot import SourceRoot, find_source_root
 from .targets import Target, default_python, parse_python, parse_systems
 from .tomlfile import load_toml
 from .uvlock import read_uv_lock
+
+if TYPE_CHECKING:
+    from .index import IndexClient
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,7 @@ def read_python_version(path: Path) -> str:
 
 
 def _members(
-    source_root: SourceRoot, lock: Lock, selections: list[Selection]
+    source_root: SourceRoot, lock: Lock, selections: Sequence[Selection]
 ) -> dict[str, LocalMember]:
     """Read pyproject.toml of every local package that some system installs."""
     members: dict[str, LocalMember] = {}
@@ -285,7 +298,9 @@ def _members(
     return members
 
 
-def _check_local_files(source_root: SourceRoot, lock: Lock, selections: list[Selection]) -> None:
+def _check_local_files(
+    source_root: SourceRoot, lock: Lock, selections: Sequence[Selection]
+) -> None:
     """Wheels and sdists of path sources must be files inside the source root.
 
     A flake reads only the tree it is built from: a file outside would be read
@@ -326,7 +341,7 @@ def _check_project_name(project: LocalProject) -> None:
 
 
 def _check_names(
-    lock: Lock, selections: list[Selection], members: dict[str, LocalMember]
+    lock: Lock, selections: Sequence[Selection], members: Mapping[str, LocalMember]
 ) -> None:
     """Names that become Nix attributes, store path names and files must be plain names.
 
@@ -381,20 +396,34 @@ def _notes(trusted: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def plan(request: GenerateRequest, index: IndexClient | None = None) -> GeneratePlan:
-    """Compute every generated file for ``request`` without writing anything.
+@dataclass(frozen=True)
+class Inputs:
+    """Stage 1, read: the project, its lock and the rest of what shapes the output."""
 
-    ``index``: where file URLs the lock lacks come from (default: package indexes,
-    through the cache).
-    """
+    project: LocalProject
+    lock: Lock
+    lock_path: Path
+    other_locks: tuple[str, ...]
+    """Lock files found but not read (another format took precedence)."""
+    python: tuple[int, int]
+    targets: tuple[Target, ...]
+    unsupported: tuple[LeftOut, ...]
+    """Default systems outside the lock's supported markers."""
+    overrides: Overrides
+    input_digests: Mapping[str, str]
+    """sha256 of the input files, recorded so ``p2n check`` can say which one changed."""
+
+
+def read_inputs(request: GenerateRequest) -> Inputs:
+    """Read and check pyproject.toml, the lock and the overrides (files only, no network)."""
     settings = request.settings
-    options = settings.options
-    root = request.project_dir.resolve()
+    project_dir = request.project_dir
+    root = project_dir.resolve()
     for name in ("pyproject.toml", OVERRIDES_FILE, ".python-version"):
-        check_inside(request.project_dir / name, root)
-    project = read_project(request.project_dir)
+        check_inside(project_dir / name, root)
+    project = read_project(project_dir)
     _check_project_name(project)
-    locks = find_locks(request.project_dir, request.lock_file, request.flag("--lock"))
+    locks = find_locks(project_dir, request.lock_file, request.flag("--lock"))
     lock_path = locks[0]
     check_inside(lock_path, root)
     lock = read_lock(lock_path, project)
@@ -410,18 +439,146 @@ def plan(request: GenerateRequest, index: IndexClient | None = None) -> Generate
     if lock.drift and not request.frozen:
         raise LockDriftError(lock)
     python = choose_python(request, lock, project)
-    check_options(lock, options)
+    check_options(lock, settings.options)
     targets, unsupported = candidate_targets(lock, parse_systems(settings.systems), python)
-    client = index or IndexClient(
-        request.cache_dir, offline=request.offline, progress=request.progress
+    overrides = read_overrides(project_dir, load_toml(project_dir / "pyproject.toml"))
+    locked = {p.name for p in lock.packages}
+    overrides.check_names(locked, lock_path.name)
+    _check_preferences(settings.options, locked, lock_path)
+    inputs = [lock_path, project_dir / "pyproject.toml"]
+    if (project_dir / OVERRIDES_FILE).is_file():
+        inputs.append(project_dir / OVERRIDES_FILE)
+    return Inputs(
+        project=project,
+        lock=lock,
+        lock_path=lock_path,
+        other_locks=tuple(p.name for p in locks[1:]),
+        python=python,
+        targets=targets,
+        unsupported=unsupported,
+        overrides=overrides,
+        input_digests={path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs},
     )
-    lock, trusted_packages = fill_missing_files(
-        lock, _needed(lock, targets, options), client, settings.trust_index_hashes
+
+
+@dataclass(frozen=True)
+class Selected:
+    """Stage 2, select: per kept system the packages and their files (URLs may be missing)."""
+
+    selections: tuple[Selection, ...]
+    left_out: tuple[LeftOut, ...]
+    """Systems generated by default that the lock cannot serve, and why."""
+    trusted: tuple[str, ...]
+    """Packages whose files (and hashes) only the index gave (``--trust-index-hashes``)."""
+
+
+def select_packages(inputs: Inputs, settings: Settings, index: IndexEdge) -> Selected:
+    """Walk the lock once per target, then choose each package's file.
+
+    The index is asked (the edge) only for packages the lock lists without any
+    file and some target installs; they are chosen from what it lists.
+    """
+    lock = inputs.lock
+    walks = tuple(walk(lock, target, settings.options) for target in inputs.targets)
+    completed, trusted = _complete_files(lock, walks, index, settings.trust_index_hashes)
+    chosen = choose_systems(
+        lock, walks, settings.options, strict=bool(settings.systems), completed=completed
     )
-    chosen = select_systems(lock, targets, options, strict=bool(settings.systems))
-    left_out = tuple(sorted((*unsupported, *chosen.left_out), key=lambda o: o.system))
-    resolution = resolve_urls(lock, list(chosen.selections), client, settings.trust_index_hashes)
-    selections = list(resolution.selections)
+    left_out = tuple(sorted((*inputs.unsupported, *chosen.left_out), key=lambda o: o.system))
+    return Selected(chosen.selections, left_out, trusted)
+
+
+def _complete_files(
+    lock: Lock, walks: Sequence[Walk], index: IndexEdge, trust_index_hashes: bool
+) -> tuple[dict[str, LockedPackage], tuple[str, ...]]:
+    """Packages the lock lists without files, by key, with their index's files."""
+    needed = [
+        p
+        for walked in walks
+        for p in walked.packages
+        if p.source.kind is SourceKind.REGISTRY and not p.wheels and p.sdist is None
+    ]
+    if not needed:
+        return {}, ()
+    from .index import fill_missing_files
+
+    filled, trusted = fill_missing_files(lock, needed, index.client(), trust_index_hashes)
+    completed = {
+        new.key: new
+        for old, new in zip(lock.packages, filled.packages, strict=True)
+        if old is not new
+    }
+    return completed, trusted
+
+
+def _complete(selection: Selection) -> bool:
+    return all(
+        artifact is None or (artifact.url and artifact.sha256)
+        for selected in selection.packages
+        for artifact in (selected.wheel, selected.sdist)
+    )
+
+
+class IndexEdge:
+    """The network edge to package indexes, connected on first use.
+
+    Most uv.lock runs never ask an index; they do not import or set up the client.
+    """
+
+    def __init__(self, request: GenerateRequest, client: IndexClient | None = None) -> None:
+        self._request = request
+        self._client = client
+
+    def client(self) -> IndexClient:
+        """The client (made now if this is the first question)."""
+        if self._client is None:
+            from .index import IndexClient
+
+            request = self._request
+            self._client = IndexClient(
+                request.cache_dir, offline=request.offline, progress=request.progress
+            )
+        return self._client
+
+    @property
+    def requests(self) -> int:
+        """Pages requested from indexes."""
+        return self._client.requests if self._client is not None else 0
+
+    @property
+    def from_cache(self) -> int:
+        """Pages (or versions) answered by the cache."""
+        return self._client.from_cache if self._client is not None else 0
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Stage 3, resolve URLs: every chosen file with a URL and sha256, checked by policy."""
+
+    selections: tuple[Selection, ...]
+    resolved_files: int
+    """Files whose URL (or hash) package indexes gave."""
+    trusted: tuple[str, ...]
+    """Files whose sha256 came from an index (``--trust-index-hashes``)."""
+    allowed: tuple[str, ...]
+    """Files and git sources only an opt-in (``--allow-*``) let through."""
+
+
+def resolve_files(
+    inputs: Inputs, selected: Selected, settings: Settings, index: IndexEdge
+) -> Resolved:
+    """Ask the files' indexes (the edge) for URLs the lock lacks; apply the URL policy."""
+    lock = inputs.lock
+    selections, resolved_files = selected.selections, 0
+    trusted: tuple[str, ...] = ()
+    if not all(_complete(selection) for selection in selected.selections):
+        from .index import resolve_urls
+
+        resolution = resolve_urls(
+            lock, selected.selections, index.client(), settings.trust_index_hashes
+        )
+        selections, resolved_files = resolution.selections, resolution.resolved
+        trusted = resolution.trusted
     allowed = sorted(
         {
             note
@@ -430,8 +587,31 @@ def plan(request: GenerateRequest, index: IndexClient | None = None) -> Generate
         }
     )
     allowed += _git_notes(lock, selections, settings.policy)
-    trusted = (*trusted_packages, *resolution.trusted)
-    source_root = find_source_root(request.project_dir, settings.root_dir(request.project_dir))
+    return Resolved(
+        selections=selections,
+        resolved_files=resolved_files,
+        trusted=(*selected.trusted, *trusted),
+        allowed=tuple(allowed),
+    )
+
+
+@dataclass(frozen=True)
+class LocalSources:
+    """Stage 4, local sources: the project's own packages that some system installs."""
+
+    members: Mapping[str, LocalMember]
+    root_scripts: tuple[str, ...]
+    """Console scripts of the project's roots (``nix run``)."""
+
+
+def read_local_sources(
+    request: GenerateRequest, inputs: Inputs, selections: Sequence[Selection]
+) -> LocalSources:
+    """Read local packages' pyproject.toml; check local files and names (files only)."""
+    lock = inputs.lock
+    source_root = find_source_root(
+        request.project_dir, request.settings.root_dir(request.project_dir)
+    )
     members = _members(source_root, lock, selections)
     _check_local_files(source_root, lock, selections)
     _check_names(lock, selections, members)
@@ -443,95 +623,142 @@ def plan(request: GenerateRequest, index: IndexClient | None = None) -> Generate
             for script, _ in members[name].project.scripts
         }
     )
-    overrides = read_overrides(
-        request.project_dir, load_toml(request.project_dir / "pyproject.toml")
+    return LocalSources(members, tuple(root_scripts))
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """Stage 5, source builds: build systems, environments and versions computed by backends."""
+
+    builds: SourceBuilds
+    versions: Mapping[str, str]
+    """Versions of local packages their build backend computed, by name."""
+    build_lock: BuildLock
+    """What this generation used of ``p2n/build-systems.toml`` (and learnt): written back."""
+
+
+def plan_sources(
+    request: GenerateRequest,
+    inputs: Inputs,
+    selections: Sequence[Selection],
+    local: LocalSources,
+) -> SourcePlan:
+    """Build systems (recorded, else learnt), their wheels (recorded, else uv), versions.
+
+    The edges (download, git, uv, the project's backend) run only for what
+    ``p2n/build-systems.toml`` does not record, and only when ``online``.
+    """
+    recorded = read_build_lock(request.project_dir / OUTPUT_DIR / BUILD_LOCK_FILE)
+    online = request.online and not request.offline
+    where = str(inputs.lock_path)
+    member_dirs = {name: member.project.directory for name, member in local.members.items()}
+    learnt = learn_sources(
+        sources_to_learn(selections, member_dirs),
+        recorded.sources,
+        online=online,
+        lock_path=inputs.lock_path,
     )
-    overrides.check_names({p.name for p in lock.packages}, lock_path.name)
-    _check_preferences(options, {p.name for p in lock.packages}, lock_path)
-    inputs = [lock_path, request.project_dir / "pyproject.toml"]
-    if (request.project_dir / OVERRIDES_FILE).is_file():
-        inputs.append(request.project_dir / OVERRIDES_FILE)
-    digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs}
-    resolver = Resolver(
-        read_build_lock(request.project_dir / OUTPUT_DIR / BUILD_LOCK_FILE),
-        online=request.online and not request.offline,
+    member_systems = {name: local_build_system(path) for name, path in member_dirs.items()}
+    needs = build_needs(selections, inputs.overrides, learnt, member_systems)
+    resolutions = resolve_environments(
+        needs.users, recorded.resolutions, online=online, where=where
     )
-    member_dirs = {name: member.project.directory for name, member in members.items()}
-    source_builds = plan_source_builds(lock, selections, overrides, resolver, member_dirs)
     versions = local_versions(
-        {name: (member.path, member.project.directory) for name, member in members.items()},
-        resolver,
-        str(lock_path),
+        {name: (member.path, member.project.directory) for name, member in local.members.items()},
+        recorded.versions,
+        online=online,
+        where=where,
     )
-    build_lock = None if resolver.used.is_empty() else resolver.used.render()
-    # Not the directory's name: output must not depend on where the checkout lives.
-    label = project.name or lock.root_names[0]
-    files = render_files(
+    return SourcePlan(
+        builds=source_builds(needs, resolutions),
+        versions={
+            name: versions[member.path].version
+            for name, member in local.members.items()
+            if member.path in versions
+        },
+        build_lock=BuildLock(sources=learnt, resolutions=resolutions, versions=versions),
+    )
+
+
+def render_plan(
+    request: GenerateRequest,
+    inputs: Inputs,
+    resolved: Resolved,
+    left_out: tuple[LeftOut, ...],
+    local: LocalSources,
+    sources: SourcePlan,
+) -> dict[str, bytes]:
+    """Stage 6, render: every generated file, by path (pure)."""
+    return render_files(
         RenderInput(
-            project=label,
-            lock_file=lock_path.name,
-            python_attr=selections[0].target.python_attr,
-            selections=tuple(selections),
-            members=members,
-            input_digests=digests,
-            notes=_notes(trusted, allowed),
-            settings=settings,
-            root_scripts=tuple(root_scripts),
-            overrides=overrides,
-            source_builds=source_builds,
-            build_lock=build_lock,
-            versions=versions,
+            # Not the directory's name: output must not depend on where the checkout lives.
+            project=inputs.project.name or inputs.lock.root_names[0],
+            lock_file=inputs.lock_path.name,
+            python_attr=resolved.selections[0].target.python_attr,
+            selections=resolved.selections,
+            members=local.members,
+            input_digests=inputs.input_digests,
+            notes=_notes(resolved.trusted, list(resolved.allowed)),
+            settings=request.settings,
+            root_scripts=local.root_scripts,
+            overrides=inputs.overrides,
+            source_builds=sources.builds,
+            build_lock=None if sources.build_lock.is_empty() else sources.build_lock.render(),
+            versions=sources.versions,
             left_out=left_out,
         )
     )
+
+
+def plan(request: GenerateRequest, index: IndexClient | None = None) -> GeneratePlan:
+    """Compute every generated file for ``request`` without writing anything.
+
+    A chain of stages, each a function of frozen values (read, select, resolve
+    URLs, local sources, source builds, render). ``index``: where file URLs the
+    lock lacks come from (default: package indexes, through the cache).
+    """
+    client = IndexEdge(request, index)
+    inputs = read_inputs(request)
+    selected = select_packages(inputs, request.settings, client)
+    resolved = resolve_files(inputs, selected, request.settings, client)
+    local = read_local_sources(request, inputs, resolved.selections)
+    sources = plan_sources(request, inputs, resolved.selections, local)
+    files = render_plan(request, inputs, resolved, selected.left_out, local, sources)
+    builds = sources.builds.builds
     counts = {
         s.target.system.nix_system: sum(
             1
             for p in s.packages
             if p.wheel is not None
-            or p.name in members
-            or (s.target.system.nix_system, p.name) in source_builds.builds
+            or p.name in local.members
+            or (s.target.system.nix_system, p.name) in builds
         )
-        for s in selections
+        for s in resolved.selections
     }
     return GeneratePlan(
         files=files,
-        python=python,
+        python=inputs.python,
         package_counts=counts,
-        lock_path=lock_path,
-        other_locks=tuple(p.name for p in locks[1:]),
-        resolved_files=resolution.resolved,
+        lock_path=inputs.lock_path,
+        other_locks=inputs.other_locks,
+        resolved_files=resolved.resolved_files,
         index_requests=client.requests,
         index_cached=client.from_cache,
-        trusted=trusted,
-        drift=lock.drift,
-        left_out=left_out,
+        trusted=resolved.trusted,
+        drift=inputs.lock.drift,
+        left_out=selected.left_out,
     )
 
 
-def _git_notes(lock: Lock, selections: list[Selection], policy: FilePolicy) -> list[str]:
+def _git_notes(lock: Lock, selections: Sequence[Selection], policy: FilePolicy) -> list[str]:
     """Check every git source against the URL policy before git runs; notes for opt-ins."""
     notes = set()
     for selection in selections:
         for selected in selection.packages:
-            if selected.package.source.kind is SourceKind.GIT:
+            git = selected.package.source.git
+            if git is not None:
                 where = f"{lock.path}: package {selected.name}"
-                git = parse_git_location(selected.package.source.location, where)
                 note = check_git_policy(git, selected.name, where, policy)
                 if note:
                     notes.add(note)
     return sorted(notes)
-
-
-def _needed(lock: Lock, targets: Iterable[Target], options: Options) -> list[LockedPackage]:
-    """Every package some target installs (before files are chosen).
-
-    Only packages listed without files matter to the caller, so when the lock
-    has none the walk (as costly as a selection, per target) is skipped.
-    """
-    if not any(
-        p.source.kind is SourceKind.REGISTRY and not p.wheels and p.sdist is None
-        for p in lock.packages
-    ):
-        return []
-    return [p for target in targets for p in reachable(lock, target, options)]

@@ -16,43 +16,33 @@ protocol the URL names, so ``ext::`` and friends never run.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import subprocess
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .errors import InputError
-from .select import FilePolicy
+from .model import GitSource
 
-if TYPE_CHECKING:
+__all__ = [
+    "GIT_SCHEMES",
+    "GitSource",
+    "check_git_policy",
+    "fetch_tree",
+    "git_environment",
+    "git_source",
+    "nar_hash_of_tar",
+    "parse_git_location",
+]
+
+if TYPE_CHECKING:  # lock readers parse git sources; only fetching needs the rest
+    import subprocess
     import tarfile
 
+    from .select import FilePolicy
+
 _SHA = frozenset("0123456789abcdef")
-
-
-@dataclass(frozen=True)
-class GitSource:
-    """A git dependency as pinned by the lock."""
-
-    url: str
-    """What git and Nix fetch: https://, ssh://, file://, without query or fragment."""
-    rev: str
-    """The full commit sha."""
-    subdirectory: str | None = None
-    ref: str | None = None
-    """The tag, branch or rev the lock names (informational)."""
-
-    @property
-    def key(self) -> str:
-        """Identity in the build-system lock."""
-        sub = f"#{self.subdirectory}" if self.subdirectory else ""
-        return f"git {self.url}@{self.rev}{sub}"
 
 
 GIT_SCHEMES = ("https", "ssh", "http", "file")
@@ -71,11 +61,42 @@ def _unsafe_text(text: str) -> bool:
 def parse_git_location(location: str, where: str) -> GitSource:
     """uv's ``URL?rev=…&subdirectory=…#<sha>`` (also ``git+`` and scp-like URLs).
 
-    Refuses what could reach git as an option or a command: option-like URLs,
-    hosts, refs and subdirectories, schemes other than :data:`GIT_SCHEMES`
-    (``ext::``, ``fd::``, ``git://``), subdirectories that leave the checkout.
+    Refuses what could reach git as an option or a command: see :func:`git_source`.
     """
-    text = location.removeprefix("git+")
+    url = location.removeprefix("git+")
+    if _unsafe_text(url):
+        raise _refuse(where, location, "a URL must not start with '-' or hold spaces")
+    base, _, fragment = url.partition("#")
+    base, _, query_text = base.partition("?")
+    query = parse_qs(query_text)
+    raw_subdirectory = query.get("subdirectory", [None])[0]
+    return git_source(
+        base,
+        fragment or (query.get("rev") or [""])[0],
+        where,
+        subdirectory=unquote(raw_subdirectory) if raw_subdirectory else None,
+        ref=next((query[k][0] for k in ("tag", "branch", "rev") if k in query), None),
+        shown=location,
+    )
+
+
+def git_source(
+    url: str,
+    rev: str,
+    where: str,
+    *,
+    subdirectory: str | None = None,
+    ref: str | None = None,
+    shown: str | None = None,
+) -> GitSource:
+    """A checked git source from a lock's fields (``shown``: the lock's text, for errors).
+
+    Refuses option-like URLs, hosts, refs and subdirectories, schemes other than
+    :data:`GIT_SCHEMES` (``ext::``, ``fd::``, ``git://``), subdirectories that
+    leave the checkout, and a rev that is not a full commit sha.
+    """
+    location = shown if shown is not None else url
+    text = url.removeprefix("git+")
     if _unsafe_text(text):
         raise _refuse(where, location, "a URL must not start with '-' or hold spaces")
     if "::" in text:  # git's <transport>::<address> syntax: remote helpers run commands
@@ -107,15 +128,11 @@ def parse_git_location(location: str, where: str) -> GitSource:
             parts.port  # noqa: B018 - raises for a port that is not a number
         except ValueError as exc:
             raise _refuse(where, location, "the port is not a number") from exc
-    query = parse_qs(parts.query)
-    rev = parts.fragment or (query.get("rev") or [""])[0]
     rev = rev.lower()
     if len(rev) != 40 or not set(rev) <= _SHA:
         raise InputError(
             f"{where}: git source {location!r} is not pinned to a full commit sha; re-lock"
         )
-    raw_subdirectory = query.get("subdirectory", [None])[0]
-    subdirectory = unquote(raw_subdirectory) if raw_subdirectory else None
     if subdirectory is not None:
         relative = PurePosixPath(subdirectory)
         if relative.is_absolute() or ".." in relative.parts or _unsafe_text(subdirectory):
@@ -123,16 +140,13 @@ def parse_git_location(location: str, where: str) -> GitSource:
                 where, location, f"subdirectory {subdirectory!r} must stay inside the repository"
             )
         subdirectory = relative.as_posix()
-    ref = next((query[k][0] for k in ("tag", "branch", "rev") if k in query), None)
     if ref is not None and _unsafe_text(ref):
         raise _refuse(where, location, f"ref {ref!r} looks like an option")
-    url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return GitSource(url=url, rev=rev, subdirectory=subdirectory, ref=ref)
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return GitSource(url=clean, rev=rev, subdirectory=subdirectory or None, ref=ref)
 
 
-def check_git_policy(
-    source: GitSource, package: str, where: str, policy: FilePolicy
-) -> str | None:
+def check_git_policy(source: GitSource, package: str, where: str, policy: FilePolicy) -> str | None:
     """Apply the URL policy of files to a git source; a note when an opt-in let it through.
 
     Raises for http:// to another host without ``--allow-insecure-http`` and for
@@ -178,6 +192,8 @@ def git_environment(url: str) -> dict[str, str]:
 
 
 def _run_git(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
     return subprocess.run(
         ["git", *args],
         cwd=cwd,
@@ -199,6 +215,7 @@ def _git(args: list[str], cwd: Path, where: str, env: dict[str, str]) -> bytes:
 def fetch_tree(source: GitSource, where: str, use: Callable[[Path], None]) -> str:
     """Fetch the commit, call ``use`` with a checkout of it, return its NAR hash (SRI)."""
     import tarfile  # only git sources need it; generate imports this module for every lock
+    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="p2n-git-") as directory:
         repo = Path(directory) / "repo"
@@ -280,5 +297,8 @@ def nar_hash_of_tar(tar: tarfile.TarFile) -> str:
             extracted = tar.extractfile(member)
             assert extracted is not None
             node[parts[-1]] = ("regular", extracted.read(), bool(member.mode & 0o100))
+    import base64
+    import hashlib
+
     nar = _str(b"nix-archive-1") + _nar(root)
     return "sha256-" + base64.b64encode(hashlib.sha256(nar).digest()).decode()

@@ -32,13 +32,39 @@ class SourceKind(Enum):
 
 
 @dataclass(frozen=True)
+class GitSource:
+    """A git dependency as pinned by the lock, checked (see :mod:`pyproject2nix.gitsource`)."""
+
+    url: str
+    """What git and Nix fetch: https://, ssh://, file://, without query or fragment."""
+    rev: str
+    """The full commit sha."""
+    subdirectory: str | None = None
+    ref: str | None = None
+    """The tag, branch or rev the lock names (informational)."""
+
+    @property
+    def key(self) -> str:
+        """Identity in the build-system lock."""
+        sub = f"#{self.subdirectory}" if self.subdirectory else ""
+        return f"git {self.url}@{self.rev}{sub}"
+
+
+@dataclass(frozen=True)
 class Source:
     """A package's origin: an index URL, a git URL, a direct URL or a local path."""
 
     kind: SourceKind
     location: str
+    """As the lock writes it (shown, and matched against dependencies' ``source``)."""
     subdirectory: str | None = None
     """Where in a direct-URL archive the project lives (uv's ``subdirectory``)."""
+    git: GitSource | None = None
+    """The parsed, checked git source (``kind`` GIT only), parsed once by the lock reader."""
+
+    def __post_init__(self) -> None:
+        if (self.kind is SourceKind.GIT) != (self.git is not None):
+            raise ValueError(f"{self.kind.value} source {self.location!r}: git is set iff GIT")
 
     @property
     def is_local(self) -> bool:

@@ -20,6 +20,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .errors import InputError
+from .gitsource import git_source
 from .model import Lock, LockedPackage, Source, SourceKind
 from .pinnedlist import (
     PYPI_SIMPLE,
@@ -157,10 +158,9 @@ def _git_package(entry: TomlTable, name: str) -> LockedPackage:
     ref = entry.string("ref")
     subdirectory = entry.opt_string("subdirectory")
     location = url.removeprefix("git+")
-    if subdirectory:
-        location += f"?subdirectory={subdirectory}"
+    git = git_source(location, ref, entry.where("ref"), subdirectory=subdirectory or None)
     return LockedPackage(
         name=canonicalize_name(name),
         version=None,
-        source=Source(SourceKind.GIT, f"{location}#{ref}"),
+        source=Source(SourceKind.GIT, f"{location}#{ref}", git=git),
     )

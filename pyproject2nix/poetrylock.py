@@ -42,6 +42,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from .errors import InputError
+from .gitsource import git_source
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .poetryconstraint import Constraint, ConstraintError, parse_constraint
 from .tomlfile import TomlTable, load_toml
@@ -460,17 +461,15 @@ def _source(table: TomlTable, project: _Project) -> Source:
     if kind == "url":
         return Source(SourceKind.URL, url, source.opt_subdirectory())
     if kind == "git":
-        location = url
-        query = []
-        subdirectory = source.opt_string("subdirectory")
-        if subdirectory:
-            query.append(f"subdirectory={subdirectory}")
-        if reference:
-            query.append(f"rev={reference}")
-        if query:
-            location += "?" + "&".join(query)
-        resolved = source.opt_string("resolved_reference")
-        return Source(SourceKind.GIT, f"{location}#{resolved}" if resolved else location)
+        resolved = source.opt_string("resolved_reference") or ""
+        git = git_source(
+            url,
+            resolved,
+            source.where("resolved_reference"),
+            subdirectory=source.opt_string("subdirectory") or None,
+            ref=reference or None,
+        )
+        return Source(SourceKind.GIT, f"{url}#{resolved}" if resolved else url, git=git)
     if kind == "file":
         return Source(SourceKind.PATH, url)
     if kind == "directory":

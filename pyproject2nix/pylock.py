@@ -32,6 +32,7 @@ from packaging.utils import (
 )
 
 from .errors import InputError
+from .gitsource import git_source
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
 from .tomlfile import load_toml
 
@@ -144,14 +145,14 @@ def _source(path: Path, index: int, package: Package) -> Source:
     if package.vcs is not None:
         vcs = package.vcs
         location = vcs.url or vcs.path or ""
-        query = []
-        if vcs.subdirectory:
-            query.append(f"subdirectory={vcs.subdirectory}")
-        if vcs.requested_revision:
-            query.append(f"rev={vcs.requested_revision}")
-        if query:
-            location += "?" + "&".join(query)
-        return Source(SourceKind.GIT, f"{location}#{vcs.commit_id}")
+        git = git_source(
+            location,
+            vcs.commit_id,
+            _where(path, index, "vcs"),
+            subdirectory=vcs.subdirectory or None,
+            ref=vcs.requested_revision or None,
+        )
+        return Source(SourceKind.GIT, f"{location}#{vcs.commit_id}", git=git)
     if package.directory is not None:
         kind = SourceKind.EDITABLE if package.directory.editable else SourceKind.DIRECTORY
         return Source(kind, package.directory.path)

@@ -35,6 +35,7 @@ from packaging.utils import (
 )
 
 from .errors import InputError
+from .gitsource import parse_git_location
 from .model import Artifact, Lock, LockedPackage, Source, SourceKind, Wheel
 from .pinnedlist import (
     PYPI_SIMPLE,
@@ -262,7 +263,7 @@ def _url_package(where: str, name: str, url: str, hashes: list[str]) -> LockedPa
         return LockedPackage(
             name=canonicalize_name(name),
             version=None,
-            source=Source(SourceKind.GIT, location),
+            source=Source(SourceKind.GIT, location, git=parse_git_location(location, where)),
         )
     digests = sorted(sha256_hashes(hashes, where, _FIX))
     if len(digests) != 1:

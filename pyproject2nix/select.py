@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from packaging.markers import (
@@ -305,14 +306,23 @@ def check_options(lock: Lock, options: Options) -> None:
 
 
 @dataclass(frozen=True)
-class _Walk:
-    packages: dict[NormalizedName, LockedPackage]
-    edges: dict[int, list[LockedPackage]]
-    roots: list[LockedPackage]
-    reached: tuple[LockedPackage, ...] = ()
+class Walk:
+    """What one target installs before any file is chosen: the graph the markers leave."""
+
+    target: Target
+    packages: tuple[LockedPackage, ...]
+    """Sorted by name; one version of each."""
+    dependencies: Mapping[NormalizedName, tuple[NormalizedName, ...]]
+    """Each package's dependencies on this target, sorted."""
+    roots: tuple[NormalizedName, ...]
 
 
-def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
+_Conflict = tuple[NormalizedName, LockedPackage | None, str]
+"""A name reached at two versions: the pin an exact edge chose (if one did), and the
+versions for the message."""
+
+
+def walk(lock: Lock, target: Target, options: Options) -> Walk:
     """The packages reachable from the roots on ``target``, and the edges between them.
 
     Where an edge that several pins satisfy took the newest (``_resolve``) but
@@ -323,15 +333,15 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
     """
     prefer: dict[NormalizedName, LockedPackage] = {}
     while True:
-        walk, conflict = _walk_once(lock, target, options, prefer)
-        if conflict is None:
-            return walk
-        name, exact = conflict
+        walked, conflict = _walk_once(lock, target, options, prefer)
+        if walked is not None:
+            return walked
+        assert conflict is not None
+        name, exact, versions = conflict
         if exact is None or name in prefer:
-            chosen = [p for p in walk.reached if p.name == name]
             raise InputError(
                 f"{lock.path}: {target.system.nix_system} would need two versions of "
-                f"{name} ({chosen[0].version} and {chosen[1].version}); "
+                f"{name} ({versions}); "
                 "conflicting extras or groups cannot be installed together"
             )
         prefer[name] = exact
@@ -339,8 +349,8 @@ def _walk(lock: Lock, target: Target, options: Options) -> _Walk:
 
 def _walk_once(
     lock: Lock, target: Target, options: Options, prefer: Mapping[NormalizedName, LockedPackage]
-) -> tuple[_Walk, tuple[NormalizedName, LockedPackage | None] | None]:
-    """One walk, and the first name it reached at two versions (with the exact pin, if one)."""
+) -> tuple[Walk | None, _Conflict | None]:
+    """One walk, or the first name it reached at two versions."""
     scope = marker_scope(lock, target, options)
     decided: set[int] = set()
     """Packages some edge (or the roots) chose exactly, not by the newest-pin tie-break."""
@@ -400,20 +410,26 @@ def _walk_once(
             visit(child, dep.extras)
 
     by_name: dict[NormalizedName, LockedPackage] = {}
-    reached = tuple(package for package, _ in active.values())
-    walk = _Walk(packages=by_name, edges=edges_of, roots=roots, reached=reached)
-    for package in reached:
+    for package, _ in active.values():
         other = by_name.setdefault(package.name, package)
         if other is not package:
             exact = [p for p in (other, package) if id(p) in decided]
-            return walk, (package.name, exact[0] if len(exact) == 1 else None)
-    return walk, None
+            versions = f"{other.version} and {package.version}"
+            return None, (package.name, exact[0] if len(exact) == 1 else None, versions)
+    packages = tuple(sorted(by_name.values(), key=lambda p: p.name))
+    return Walk(
+        target=target,
+        packages=packages,
+        dependencies={
+            p.name: tuple(sorted({c.name for c in edges_of.get(id(p), [])})) for p in packages
+        },
+        roots=tuple(sorted({r.name for r in roots})),
+    ), None
 
 
 def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:
     """Every package ``target`` installs, before any file is chosen (sorted by name)."""
-    walk = _walk(lock, target, options)
-    return tuple(sorted(walk.packages.values(), key=lambda p: p.name))
+    return walk(lock, target, options).packages
 
 
 def select(lock: Lock, target: Target, options: Options) -> Selection:
@@ -424,11 +440,26 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
     Raises :class:`UnservedError` naming every package with neither a wheel
     for ``target`` nor an sdist.
     """
-    walk = _walk(lock, target, options)
+    return choose_files(lock, walk(lock, target, options), options)
+
+
+def choose_files(
+    lock: Lock,
+    walked: Walk,
+    options: Options,
+    completed: Mapping[str, LockedPackage] = MappingProxyType({}),
+) -> Selection:
+    """Each walked package's file for the walk's target (see :func:`select`).
+
+    ``completed``: packages the lock lists without files, by :attr:`LockedPackage.key`,
+    with the files their index gave (:func:`~pyproject2nix.index.fill_missing_files`).
+    """
+    target = walked.target
     selected = []
     unserved = []
     ranks = _ranks(target)
-    for package in sorted(walk.packages.values(), key=lambda p: p.name):
+    for walked_package in walked.packages:
+        package = completed.get(walked_package.key, walked_package) if completed else walked_package
         # The best wheel decides both whether an sdist is needed and which wheel: rank once.
         best = None if package.source.kind in _FROM_SOURCE else _best_wheel(package, target, ranks)
         sdist = _chosen_sdist(lock, package, options, best)
@@ -441,14 +472,13 @@ def select(lock: Lock, target: Target, options: Options) -> Selection:
             SelectedPackage(
                 package=package,
                 wheel=wheel,
-                dependencies=tuple(sorted({c.name for c in walk.edges.get(id(package), [])})),
+                dependencies=walked.dependencies[package.name],
                 sdist=sdist,
             )
         )
     if unserved:
         raise UnservedError(lock, target, tuple(unserved))
-    roots = tuple(sorted({r.name for r in walk.roots}))
-    return Selection(target=target, packages=tuple(selected), roots=roots)
+    return Selection(target=target, packages=tuple(selected), roots=walked.roots)
 
 
 class UnservedError(SelectionError):
@@ -555,11 +585,23 @@ def select_systems(
     Otherwise only systems the lock requires (``required-markers``) must be.
     Raises when no system is left.
     """
+    return choose_systems(lock, [walk(lock, t, options) for t in targets], options, strict)
+
+
+def choose_systems(
+    lock: Lock,
+    walks: Iterable[Walk],
+    options: Options,
+    strict: bool,
+    completed: Mapping[str, LockedPackage] = MappingProxyType({}),
+) -> SystemSelections:
+    """:func:`select_systems` on walks already made (``completed``: see :func:`choose_files`)."""
     selections: list[Selection] = []
     left_out: list[LeftOut] = []
-    for target in targets:
+    for walked in walks:
+        target = walked.target
         try:
-            selections.append(select(lock, target, options))
+            selections.append(choose_files(lock, walked, options, completed))
         except UnservedError as exc:
             if strict or requires(lock, target):
                 raise

@@ -34,19 +34,32 @@ def load_toml(path: Path) -> dict[str, Any]:
             f"{path}: starts with a UTF-8 byte order mark (BOM), which TOML does not allow; "
             "save the file as UTF-8 without BOM"
         )
-    cache = _cache_file(data) if len(data) >= _CACHED_SIZE else None
-    if cache is not None:
-        cached = _read_cached(cache)
-        if cached is not None:
-            return cached
+    if len(data) < _CACHED_SIZE:
+        # One parse per content and run: pyproject.toml is read by the project reader,
+        # the overrides, the drift check and the build planning.
+        parsed = _parsed_small.get(data)
+        if parsed is None:
+            parsed = _parsed_small[data] = _parse_bytes(path, data)
+        return parsed
+    cache = _cache_file(data)
+    cached = _read_cached(cache)
+    if cached is not None:
+        return cached
+    parsed = _parse_bytes(path, data)
+    _write_cached(cache, parsed)
+    return parsed
+
+
+_parsed_small: dict[bytes, dict[str, Any]] = {}
+"""Small files parsed in this process, by content. Callers only read what they get."""
+
+
+def _parse_bytes(path: Path, data: bytes) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason}); is this a lock file?") from exc
-    parsed = parse_toml(text, str(path), "regenerate the file with the tool that wrote it")
-    if cache is not None:
-        _write_cached(cache, parsed)
-    return parsed
+    return parse_toml(text, str(path), "regenerate the file with the tool that wrote it")
 
 
 # Parsing a 1.7 MB uv.lock costs ~6x what all of `uv export` does (instruction
@@ -129,7 +142,8 @@ def syntax_error(exc: ValueError, text: str, where: str, fix: str) -> str:
     return f"{where}:{line}:{column}: malformed TOML: {reason}: {snippet!r}; {fix}"
 
 
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+"""A sha256 digest in lower-case hex."""
 
 _TYPE_NAMES = {
     str: "a string",
@@ -209,7 +223,7 @@ class TomlTable:
         if algorithm != "sha256":
             return ""
         digest = digest.lower()
-        if not _SHA256_HEX.fullmatch(digest):
+        if not SHA256_HEX.fullmatch(digest):
             raise self.error(key, f"not a sha256 hex digest: {digest!r}")
         return digest
 

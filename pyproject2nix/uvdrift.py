@@ -18,10 +18,9 @@ more: a false alarm would refuse a good lock.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,11 +30,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion
 
-from .errors import InputError
 from .tomlfile import TomlTable, load_toml
 
 _LOCAL_SOURCES = ("path", "directory", "editable", "virtual", "workspace")
-_EXTRA_NAMES = re.compile(r"""extra\s*==\s*["']([^"']*)["']|["']([^"']*)["']\s*==\s*extra""")
 _PYTHONS = tuple(f"3.{minor}.{patch}" for minor in range(6, 17) for patch in (0, 30))
 _PLATFORMS = (
     ("linux", "Linux", "posix", "x86_64"),
@@ -54,12 +51,18 @@ class _Req:
     name: NormalizedName
     extras: frozenset[str]
     specifier: SpecifierSet
-    marker: str
-    """Normalised marker text ("" for none)."""
+    marker: Marker | None
+    """Parsed once; for an optional dependency, its marker ``and`` ``extra == "<extra>"``
+    (combined by packaging, as uv records it)."""
     source: str
     """``registry``, ``git``, ``url``, ``local``, or ``any`` (sources split by markers)."""
     text: str
     """How to show it in a message."""
+
+    @cached_property
+    def marker_text(self) -> str:
+        """packaging's canonical spelling of the marker, made once ("" for none)."""
+        return str(self.marker) if self.marker is not None else ""
 
 
 def uv_drift(lock_path: Path, data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -159,10 +162,10 @@ def _pyproject_requirements(
             reason = str(exc).splitlines()[0]
             raise table.error(f"{key}[{index}]", f"invalid requirement {text!r}: {reason}") from exc
         name = canonicalize_name(requirement.name)
-        marker = str(requirement.marker) if requirement.marker else ""
+        marker = requirement.marker
         if extra is not None:
-            test = f'extra == "{extra}"'
-            marker = f"({marker}) and {test}" if marker else test
+            in_extra = Marker(f'extra == "{extra}"')
+            marker = marker & in_extra if marker is not None else in_extra
         if requirement.url:
             source = "git" if requirement.url.startswith("git+") else "url"
             if requirement.url.startswith("file:"):
@@ -177,7 +180,7 @@ def _pyproject_requirements(
                 name=name,
                 extras=frozenset(canonicalize_name(e) for e in requirement.extras),
                 specifier=requirement.specifier,
-                marker=_normal_marker(marker),
+                marker=marker,
                 source=source,
                 text=shown,
             )
@@ -241,9 +244,10 @@ def _locked_requirement(table: TomlTable) -> _Req:
     extras = frozenset(canonicalize_name(e) for e in table.strings("extras"))
     specifier = _specifiers(table, "specifier") or SpecifierSet()
     marker_text = table.opt_string("marker") or ""
+    marker = None
     if marker_text:
         try:
-            Marker(marker_text)
+            marker = Marker(marker_text)
         except InvalidMarker as exc:
             raise table.error("marker", f"invalid environment marker {marker_text!r}") from exc
     source = _source_class(table.data)
@@ -253,7 +257,7 @@ def _locked_requirement(table: TomlTable) -> _Req:
         shown += f"; {marker_text}"
     if source != "registry":
         shown += f" ({source} source)"
-    return _Req(name, extras, specifier, _normal_marker(marker_text), source, shown)
+    return _Req(name, extras, specifier, marker, source, shown)
 
 
 def _locked_groups(table: TomlTable | None) -> dict[str, list[_Req]]:
@@ -387,15 +391,16 @@ def _package_drift(
         if "version" in dynamic and any(r.name == name for r in expected):
             # uv flattens self-referencing extras of a dynamic-version package: names only
             expected, actual = _names_only(expected, name), _names_only(actual, name)
-        found += [f"{name}: {d}" for d in _compare(expected, actual, grid)]
-        if "provides-extras" in metadata.data:
-            provided = metadata.strings("provides-extras")
-            locked_extras = sorted({canonicalize_name(e) for e in provided})
-            if sorted(set(extras)) != locked_extras:
-                found.append(
-                    f"{name}: extras are [{', '.join(sorted(set(extras)))}] in pyproject.toml, "
-                    f"[{', '.join(locked_extras)}] in the lock"
-                )
+        provided = metadata.strings("provides-extras") if "provides-extras" in metadata.data else []
+        locked_extras = sorted({canonicalize_name(e) for e in provided})
+        # The extras a marker may test: those either side declares (and none).
+        named = frozenset({"", *extras, *locked_extras})
+        found += [f"{name}: {d}" for d in _compare(expected, actual, grid, named)]
+        if "provides-extras" in metadata.data and sorted(set(extras)) != locked_extras:
+            found.append(
+                f"{name}: extras are [{', '.join(sorted(set(extras)))}] in pyproject.toml, "
+                f"[{', '.join(locked_extras)}] in the lock"
+            )
     found += _groups_drift(
         name, _groups(pyproject, sources), _locked_groups(metadata.opt_table("requires-dev")), grid
     )
@@ -404,7 +409,7 @@ def _package_drift(
 
 def _names_only(requirements: list[_Req], own: NormalizedName) -> list[_Req]:
     names = sorted({r.name for r in requirements if r.name != own})
-    return [_Req(n, frozenset(), SpecifierSet(), "", "any", n) for n in names]
+    return [_Req(n, frozenset(), SpecifierSet(), None, "any", n) for n in names]
 
 
 def _groups_drift(
@@ -422,8 +427,13 @@ def _groups_drift(
     return found
 
 
-def _compare(expected: list[_Req], actual: list[_Req], grid: _Grid) -> list[str]:
-    """Differences between requirement lists, by name; each matched pair must be equivalent."""
+def _compare(
+    expected: list[_Req], actual: list[_Req], grid: _Grid, extras: frozenset[str] = frozenset({""})
+) -> list[str]:
+    """Differences between requirement lists, by name; each matched pair must be equivalent.
+
+    ``extras``: the values of ``extra`` markers are compared on ("": none active).
+    """
     found = []
     for name in sorted({r.name for r in expected} | {r.name for r in actual}):
         wanted = _unique(r for r in expected if r.name == name)
@@ -439,7 +449,7 @@ def _compare(expected: list[_Req], actual: list[_Req], grid: _Grid) -> list[str]
         unmatched = list(locked)
         missing = []
         for requirement in wanted:
-            match = next((r for r in unmatched if _same(requirement, r, grid)), None)
+            match = next((r for r in unmatched if _same(requirement, r, grid, extras)), None)
             if match is None:
                 missing.append(requirement)
             else:
@@ -456,7 +466,7 @@ def _unique(requirements: Iterable[_Req]) -> list[_Req]:
     """Each requirement once: uv records a set (a group may include another that repeats one)."""
     seen: dict[tuple[frozenset[str], str, str, str], _Req] = {}
     for req in requirements:
-        seen.setdefault((req.extras, str(req.specifier), req.marker, req.source), req)
+        seen.setdefault((req.extras, str(req.specifier), req.marker_text, req.source), req)
     return list(seen.values())
 
 
@@ -464,25 +474,17 @@ def _gone(requirement: _Req) -> str:
     return f"the lock has {requirement.text}, which pyproject.toml no longer declares"
 
 
-def _same(expected: _Req, locked: _Req, grid: _Grid) -> bool:
+def _same(expected: _Req, locked: _Req, grid: _Grid, extras: frozenset[str]) -> bool:
     if expected.extras != locked.extras or expected.source != locked.source:
         return False
     if expected.source == "registry" and expected.specifier != locked.specifier:
         return False
-    return expected.marker == locked.marker or grid.equivalent(expected.marker, locked.marker)
+    return expected.marker_text == locked.marker_text or grid.equivalent(
+        expected.marker, locked.marker, extras
+    )
 
 
 # -- markers ----------------------------------------------------------------------
-
-
-def _normal_marker(text: str) -> str:
-    """packaging's canonical spelling of a marker ("" stays "")."""
-    if not text:
-        return ""
-    try:
-        return str(Marker(text))
-    except InvalidMarker:
-        return text
 
 
 class _Grid:
@@ -519,9 +521,10 @@ class _Grid:
             for implementation, python_implementation in _IMPLEMENTATIONS
         )
 
-    def equivalent(self, first: str, second: str) -> bool:
-        """Whether two markers agree on every environment of the grid, for every extra named."""
-        extras = {"", *_extras_named(first), *_extras_named(second)}
+    def equivalent(
+        self, first: Marker | None, second: Marker | None, extras: frozenset[str]
+    ) -> bool:
+        """Whether two markers agree on every environment of the grid, for each extra given."""
         try:
             return all(
                 _holds(first, environment, extra) == _holds(second, environment, extra)
@@ -532,19 +535,8 @@ class _Grid:
             return False  # undecidable on this grid: call them different
 
 
-def _extras_named(marker: str) -> set[str]:
-    return {canonicalize_name(a or b) for a, b in _EXTRA_NAMES.findall(marker)}
-
-
-def _holds(marker: str, environment: Mapping[str, str], extra: str) -> bool:
-    if not marker:
+def _holds(marker: Marker | None, environment: Mapping[str, str], extra: str) -> bool:
+    """Whether ``marker`` holds with ``extra`` active (packaging evaluates it; "": none)."""
+    if marker is None:
         return True
-    return _parsed(marker).evaluate({**environment, "extra": extra})
-
-
-@lru_cache(maxsize=4096)
-def _parsed(marker: str) -> Marker:
-    try:
-        return Marker(marker)
-    except InvalidMarker as exc:
-        raise InputError(f"invalid environment marker {marker!r}") from exc
+    return marker.evaluate({**environment, "extra": extra})

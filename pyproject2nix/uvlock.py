@@ -23,8 +23,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from .errors import InputError
+from .gitsource import parse_git_location
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
-from .tomlfile import TomlTable, load_toml
+from .tomlfile import SHA256_HEX, TomlTable, load_toml
 from .wheelname import wheel_tags
 
 SUPPORTED_LOCK_VERSION = 1
@@ -148,6 +149,9 @@ def _source(table: TomlTable) -> Source:
         if location is not None:
             if not isinstance(location, str):
                 raise source.error(kind.value, "expected a string")
+            if kind is SourceKind.GIT:
+                git = parse_git_location(location, source.where(kind.value))
+                return Source(kind, location, git=git)
             subdirectory = source.opt_subdirectory() if kind is SourceKind.URL else None
             return Source(kind, location, subdirectory)
     raise source.error(
@@ -182,6 +186,24 @@ def _artifact_url(table: TomlTable, source: Source | None = None) -> str:
 
 
 def _wheel(table: TomlTable, source: Source | None = None) -> Wheel:
+    # The common shape (url, sha256 hash, optional size, no filename), read without the
+    # typed getters: a lock holds thousands of wheels. Anything else takes the checked path.
+    data = table.data
+    url = data.get("url")
+    digest = data.get("hash")
+    size = data.get("size")
+    if (
+        type(url) is str
+        and type(digest) is str
+        and digest.startswith("sha256:")
+        and (size is None or type(size) is int)
+        and "filename" not in data
+    ):
+        sha256 = digest[7:].lower()
+        if SHA256_HEX.fullmatch(sha256):
+            name = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+            filename = unquote(name) if "%" in name else name
+            return Wheel(url, sha256, filename, size, _wheel_tags(table, filename))
     url = _artifact_url(table, source)
     filename = filename_of(table, url)
     tags = _wheel_tags(table, filename)

@@ -82,6 +82,18 @@ UV_EDITS: list[tuple[str, str, str, str]] = [
         "extra",
     ),
     (
+        'other = ["packaging"]',
+        "other = [\"packaging; python_version < '3.12'\"]",
+        "packaging; python_version < '3.12' (extra other) is packaging; extra == 'other'",
+        "marker in an extra",
+    ),
+    (
+        'other = ["packaging"]',
+        'other = []\nfancy = ["packaging"]',
+        "packaging (extra fancy) is packaging; extra == 'other' in the lock",
+        "moved to another extra",
+    ),
+    (
         'lint = ["ruff==0.6.0"]',
         'lint = ["ruff==0.6.0", "mypy"]',
         "group 'lint': mypy is not in the lock",
@@ -126,6 +138,9 @@ def test_uv_edits_that_change_nothing_are_not_drift(tmp_path: Path) -> None:
     # uv records a group as a set: an include-group repeating a requirement adds nothing
     # (attrs 26.1.0's `benchmark` group does this, and its committed uv.lock is fresh).
     _edit(pyproject, '{include-group = "lint"}]', '{include-group = "lint"}, "ruff==0.6.0"]')
+    # Always true inside requires-python (>=3.11): the same as uv's `extra == 'other'`,
+    # found by evaluating both with the extra active, not by reading marker text.
+    _edit(pyproject, 'other = ["packaging"]', "other = [\"packaging; python_version >= '3.8'\"]")
     assert _uv_drift(project) == ()
 
 
