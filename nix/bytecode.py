@@ -7,6 +7,13 @@ is ``CHECKED_HASH`` for packages, as installer wrote them with
 ``SOURCE_DATE_EPOCH``) for every ``*.py`` file under ``root``, as PyPA
 installer's compileall did, with up to ``cores`` (``NIX_BUILD_CORES``) processes.
 
+A pyc is written as py_compile writes it (PEP 552: magic number, flags, the
+source's hash, ``marshal.dumps`` of ``compile(source, path, "exec",
+dont_inherit=True)``), from public ``importlib.util`` functions, without
+importing py_compile (and with it enum, traceback, ...) in every build.
+Workers are plain ``os.fork`` children, not a multiprocessing pool (whose
+import and start cost ~70 ms of CPU per package).
+
 Why the output does not depend on the number of workers or on which worker
 compiled which file:
 
@@ -25,19 +32,22 @@ compiled which file:
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import os
-import py_compile
 import sys
+from typing import Literal
 
-CHECKED_HASH = py_compile.PycInvalidationMode.CHECKED_HASH
-UNCHECKED_HASH = py_compile.PycInvalidationMode.UNCHECKED_HASH
+Mode = Literal["checked-hash", "unchecked-hash"]
+CHECKED_HASH: Mode = "checked-hash"
+UNCHECKED_HASH: Mode = "unchecked-hash"
 
-# Measured on 2 cores (CPython 3.11, ~9 KiB of source per ms): starting a pool
-# of workers costs 10-20 ms, so trees under PARALLEL_BYTES of source (~60 ms
-# of compiling) are compiled in this process; above, one worker per
+# Measured on 2 cores (CPython 3.11, ~6-9 KiB of source per ms): forking a
+# worker costs ~2-5 ms, so trees under PARALLEL_BYTES of source (~30 ms of
+# compiling) are compiled in this process; above, one worker per
 # BYTES_PER_WORKER, at most ``cores``.
-PARALLEL_BYTES = 512 * 1024
-BYTES_PER_WORKER = 256 * 1024
+PARALLEL_BYTES = 256 * 1024
+BYTES_PER_WORKER = 128 * 1024
 
 
 def python_files(root: str) -> dict[str, int]:
@@ -57,18 +67,44 @@ def _intern_latin1() -> None:
         sys.intern(chr(code))
 
 
-_mode = CHECKED_HASH
+def pyc_bytes(source: bytes, path: str, mode: Mode) -> bytes:
+    """The pyc of ``source`` (at ``path``), byte for byte as ``py_compile.compile`` writes it."""
+    code = compile(source, path, "exec", dont_inherit=True, optimize=0)
+    flags = 0b01 | (0b10 if mode == CHECKED_HASH else 0)
+    return b"".join(
+        (
+            importlib.util.MAGIC_NUMBER,
+            flags.to_bytes(4, "little"),
+            importlib.util.source_hash(source),
+            marshal.dumps(code),
+        )
+    )
 
 
-def _compile_one(path: str) -> str | None:
+def _compile_one(path: str, mode: Mode, made: set[str]) -> str | None:
     """Write ``path``'s pyc; the error message if it does not compile (as compileall, go on)."""
     try:
-        py_compile.compile(path, doraise=True, optimize=0, invalidation_mode=_mode)
-    except py_compile.PyCompileError as error:
-        return f"*** Error compiling {path!r}...\n{error.msg}"
-    except (SyntaxError, UnicodeError, OSError) as error:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        # Whatever compile() raises (SyntaxError, ValueError for NUL bytes, ...),
+        # as py_compile turns every exception of it into PyCompileError.
+        data = pyc_bytes(source, path, mode)
+        cached = importlib.util.cache_from_source(path)
+        directory = os.path.dirname(cached)
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+        with open(cached, "wb") as handle:
+            handle.write(data)
+    except Exception as error:  # reported, as compileall does
         return f"*** Error compiling {path!r}...\n{error.__class__.__name__}: {error}"
     return None
+
+
+def _compile_all(paths: list[str], mode: Mode) -> list[str]:
+    made: set[str] = set()
+    results = (_compile_one(path, mode, made) for path in paths)
+    return [message for message in results if message is not None]
 
 
 def workers_for(files: int, source_bytes: int, cores: int) -> int:
@@ -76,6 +112,50 @@ def workers_for(files: int, source_bytes: int, cores: int) -> int:
     if files < 2 or source_bytes < PARALLEL_BYTES:
         return 0
     return max(1, min(cores, source_bytes // BYTES_PER_WORKER))
+
+
+def shares(sizes: dict[str, int], workers: int) -> list[list[str]]:
+    """The files split into ``workers`` lists of about equal source size, largest first."""
+    split: list[list[str]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for path in sorted(sizes, key=lambda path: (-sizes[path], path)):
+        lightest = loads.index(min(loads))
+        split[lightest].append(path)
+        loads[lightest] += sizes[path]
+    return split
+
+
+def _compile_forked(split: list[list[str]], mode: Mode) -> list[str]:
+    """Compile each share in a forked child; their error messages, read from pipes."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children: list[tuple[int, int]] = []
+    for share in split:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: compile, report, leave without Python's shutdown
+            status = 1
+            try:
+                os.close(read_end)
+                report = "\0".join(_compile_all(share, mode)).encode("utf-8", "backslashreplace")
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(report)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        children.append((pid, read_end))
+    errors: list[str] = []
+    crashed = 0
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as pipe:
+            received = pipe.read().decode("utf-8")
+        errors.extend(message for message in received.split("\0") if message)
+        _, status = os.waitpid(pid, 0)
+        crashed += os.waitstatus_to_exitcode(status) != 0
+    if crashed:
+        raise RuntimeError(f"p2n: {crashed} byte-compiling worker(s) failed")
+    return errors
 
 
 def build_cores() -> int:
@@ -88,24 +168,17 @@ def build_cores() -> int:
     return available if cores <= 0 else min(cores, available)
 
 
-def compile_tree(root: str, mode: py_compile.PycInvalidationMode, cores: int) -> int:
+def compile_tree(root: str, mode: Mode, cores: int) -> int:
     """Byte-compile every module under ``root``; return how many were compiled."""
-    global _mode
-    _mode = mode
     _intern_latin1()
     sizes = python_files(root)
     files = sorted(sizes)
     workers = workers_for(len(files), sum(sizes.values()), cores)
     if workers == 0:
-        errors = [_compile_one(path) for path in files]
+        errors = _compile_all(files, mode)
     else:
-        # Imported only here, before forking, so both paths keep their own fixed state.
-        import multiprocessing
-
-        largest_first = sorted(files, key=lambda path: (-sizes[path], path))
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            errors = list(pool.imap_unordered(_compile_one, largest_first))
-    failed = sorted(error for error in errors if error is not None)
+        errors = _compile_forked(shares(sizes, workers), mode)
+    failed = sorted(errors)
     for error in failed:
         print(error, file=sys.stderr)
     compiled = len(files) - len(failed)

@@ -30,7 +30,10 @@ in
       name = "python${python.pythonVersion}-installer-1.1.0";
       inherit system bytecodeScript;
       builder = python.interpreter;
-      args = [ ./unpack_installer.py ];
+      args = [
+        "-S"
+        ./unpack_installer.py
+      ];
       wheel = fetchFile pin;
       PYTHONHASHSEED = "0";
       PYTHONDONTWRITEBYTECODE = "1";

@@ -32,7 +32,7 @@ from .index import IndexClient, IndexFile
 from .index.client import Files, PageRequest
 from .index.versions import VersionRequest, files_of_version
 from .output import STAGING_PREFIX
-from .render import GENERATED_MARK, INPUTS_MARK, OUTPUT_DIR
+from .render import FORMAT, GENERATED_MARK, INPUTS_FILE, INPUTS_MARK, OUTPUT_DIR
 from .settings import SETTINGS_MARK, Settings
 
 LOCK_DATA = f"{OUTPUT_DIR}/lock.nix"
@@ -88,7 +88,22 @@ def read_record(lock_data: Path) -> Record:
             raise InputError(
                 f"{lock_data}: damaged header line {mark} ({exc}); run p2n generate"
             ) from exc
+    inputs = lock_data.parent.parent / INPUTS_FILE  # format 2: the digests live beside it
+    if inputs.is_file():
+        try:
+            recorded = json.loads(inputs.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise InputError(f"{inputs}: damaged ({exc}); run p2n generate") from exc
+        if not isinstance(recorded, dict):
+            raise InputError(f"{inputs}: damaged (not a JSON object); run p2n generate")
+        digests = {str(k): str(v) for k, v in recorded.items()}
     return Record(version, settings, digests, text)
+
+
+def data_format(text: str) -> int | None:
+    """The ``format = N;`` of a generated ``p2n/lock.nix``'s text (None: not found)."""
+    found = re.search(r"^  format = (\d+);$", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def recorded_settings(lock_data: Path) -> Settings:
@@ -183,6 +198,15 @@ class RecordedFiles(IndexClient):
         return {}
 
 
+def _old_generated_flake(flake: Path) -> bool:
+    """A flake.nix that an older p2n owned and rewrote (``p2n generate`` replaces it)."""
+    try:
+        with flake.open("rb") as handle:
+            return handle.readline().decode("utf-8", "replace").startswith(GENERATED_MARK)
+    except OSError:
+        return False
+
+
 def check(project_dir: Path) -> Freshness:
     """Compare the generated files in ``project_dir`` with a fresh generation."""
     lock_data = project_dir / LOCK_DATA
@@ -195,6 +219,16 @@ def check(project_dir: Path) -> Freshness:
     if not lock_data.is_file():
         return Freshness((LOCK_DATA,), ("not generated yet: run p2n generate",))
     record = read_record(lock_data)
+    found = data_format(record.text)
+    if found is not None and found != FORMAT:
+        # Older data the library no longer reads (format 1 listed every package per system).
+        return Freshness(
+            (LOCK_DATA,),
+            (
+                f"{LOCK_DATA} is data format {found}, this p2n reads format {FORMAT}; "
+                "run `p2n generate` to regenerate",
+            ),
+        )
     request = GenerateRequest(
         project_dir=project_dir, settings=record.settings, online=False, recorded=True
     )
@@ -218,6 +252,9 @@ def check(project_dir: Path) -> Freshness:
                 f"run `{relock_command(exc.lock_path)}`, then `p2n generate`",
             ),
         )
+    # flake.nix is the user's once written (generate keeps it), unless an older p2n owned it.
+    if not _old_generated_flake(project_dir / "flake.nix"):
+        expected = {rel: content for rel, content in expected.items() if rel != "flake.nix"}
     stale = sorted(
         rel
         for rel, content in expected.items()

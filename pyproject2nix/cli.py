@@ -177,7 +177,12 @@ def cli() -> None:
     help="Use the lock as it is, even if it no longer matches pyproject.toml (like uv's "
     "--frozen). Without it a lock that misses what pyproject.toml declares is refused.",
 )
-@click.option("--force", is_flag=True, help="Replace a flake.nix that p2n did not write.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write flake.nix although the project has one (without it an existing flake.nix is "
+    "kept and only p2n/ is refreshed), and replace files under p2n/ that p2n does not write.",
+)
 def generate(
     project_dir: Path,
     python: str | None,
@@ -200,7 +205,10 @@ def generate(
     frozen: bool,
     force: bool,
 ) -> None:
-    """Write flake.nix and p2n/ (locked data + builder library) from the project's lock.
+    """Write p2n/ (locked data + builder library) and, if there is none, flake.nix.
+
+    An existing flake.nix is kept (--force writes p2n's again); it uses p2n/
+    through `import ./p2n { inherit pkgs; }`.
 
     Reads uv.lock, poetry.lock (1.1, 2.0, 2.1), a PEP 751 pylock.toml, Pipfile.lock or a
     requirements.txt compiled with --generate-hashes (one platform: pass --system). poetry.lock
@@ -220,7 +228,7 @@ def generate(
     from packaging.utils import canonicalize_name
 
     from .generate import GenerateRequest, plan
-    from .output import check_not_foreign, recover, write_tree
+    from .output import check_not_foreign, keeps_flake, recover, write_tree
     from .settings import Settings, relative_root
 
     recover(project_dir)
@@ -250,8 +258,14 @@ def generate(
         progress=_progress_line if sys.stderr.isatty() else None,
     )
     result = plan(request)
-    check_not_foreign(project_dir, force, result.files)
-    changed = write_tree(project_dir, result.files)
+    kept_flake = keeps_flake(project_dir, force)
+    files = {
+        rel: content
+        for rel, content in result.files.items()
+        if not (kept_flake and rel == "flake.nix")
+    }
+    check_not_foreign(project_dir, force, files)
+    changed = write_tree(project_dir, files)
     counts = ", ".join(f"{system}: {n}" for system, n in sorted(result.package_counts.items()))
     python_text = f"{result.python[0]}.{result.python[1]}"
     shown_lock = printable(str(result.lock_path))
@@ -289,6 +303,11 @@ def generate(
             f"p2n: warning: sha256 of {len(result.trusted)} entries taken from the index "
             "(--trust-index-hashes), as p2n/lock.nix notes",
             err=True,
+        )
+    if kept_flake:
+        click.echo(
+            "p2n: kept flake.nix (--force writes p2n's); its outputs come from "
+            "`import ./p2n { inherit pkgs; }` (README: use from an existing flake)"
         )
     if changed:
         click.echo(f"p2n: wrote {', '.join(changed)}")

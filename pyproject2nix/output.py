@@ -17,34 +17,39 @@ from .errors import OutputError
 from .render import GENERATED_MARK, OUTPUT_DIR
 
 
+def keeps_flake(directory: Path, force: bool) -> bool:
+    """Whether ``p2n generate`` leaves the project's ``flake.nix`` as it is.
+
+    p2n writes ``flake.nix`` only when there is none, or with ``--force``, or
+    over one that an older p2n owned (first line ``GENERATED_MARK``, data
+    format 1, which the library no longer reads). Any other ``flake.nix``
+    (p2n's written once, since edited, or the user's own) is kept: it uses the
+    refreshed ``p2n/`` through ``import ./p2n { inherit pkgs; }``.
+    """
+    flake = directory / "flake.nix"
+    if force or not (flake.exists() or flake.is_symlink()):
+        return False
+    if flake.is_symlink() or not flake.is_file():
+        return True
+    try:
+        with flake.open("rb") as handle:
+            first = handle.readline().decode("utf-8", "replace")
+    except OSError as exc:
+        raise OutputError(f"{flake}: cannot read: {exc.strerror}") from exc
+    return not first.startswith(GENERATED_MARK)
+
+
 def check_not_foreign(directory: Path, force: bool, files: Collection[str] = ()) -> None:
     """Refuse to replace what p2n did not write, unless forced.
 
-    A flake.nix without p2n's mark (a dangling symlink included), a ``p2n``
-    that is not a directory, and files under ``p2n/`` that p2n never writes
-    (a patch kept there, notes) are the user's: replacing them needs ``--force``.
-    A ``flake.nix`` that is a directory is refused even then. ``files``: what
-    this run writes (relative paths), p2n's own whatever their names.
+    A ``p2n`` that is not a directory, and files under ``p2n/`` that p2n never
+    writes (a patch kept there, notes) are the user's: replacing them needs
+    ``--force``. A ``flake.nix`` that is a directory is refused when this run
+    writes ``flake.nix`` (``files``: what this run writes, relative paths).
     """
     flake = directory / "flake.nix"
-    if flake.is_dir():
+    if "flake.nix" in files and flake.is_dir() and not flake.is_symlink():
         raise OutputError(f"{flake}: is a directory; move it away (p2n writes a file there)")
-    if not force and flake.is_symlink():
-        raise OutputError(
-            f"{flake}: is a symlink; p2n would replace the link itself: move it away or "
-            "pass --force to replace it"
-        )
-    if not force and flake.exists():
-        try:
-            with flake.open("rb") as handle:
-                first = handle.readline().decode("utf-8", "replace")
-        except OSError as exc:
-            raise OutputError(f"{flake}: cannot read: {exc.strerror}") from exc
-        if not first.startswith(GENERATED_MARK):
-            raise OutputError(
-                f"{flake}: exists and was not written by p2n; move it away or pass --force "
-                "to replace it"
-            )
     if force:
         return
     output = directory / OUTPUT_DIR
@@ -62,7 +67,14 @@ def check_not_foreign(directory: Path, force: bool, files: Collection[str] = ())
         )
 
 
-OWN_FILES = frozenset({f"{OUTPUT_DIR}/lock.nix", f"{OUTPUT_DIR}/build-systems.toml"})
+OWN_FILES = frozenset(
+    {
+        f"{OUTPUT_DIR}/lock.nix",
+        f"{OUTPUT_DIR}/inputs.json",
+        f"{OUTPUT_DIR}/default.nix",
+        f"{OUTPUT_DIR}/build-systems.toml",
+    }
+)
 """Files of ``p2n/`` that p2n writes (besides everything under ``p2n/lib/``)."""
 
 

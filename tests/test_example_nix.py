@@ -95,7 +95,7 @@ def test_bytecode_does_not_depend_on_the_number_of_cores(
     """
     result = run_nix(
         "build",
-        f"path:{example_project}#packages.x86_64-linux.pygments",
+        f"path:{example_project}#legacyPackages.x86_64-linux.pygments",
         *standin_override,
         "--rebuild",
         "--no-link",

@@ -45,9 +45,9 @@ def test_lock_file_name_cannot_end_the_header_comment(tmp_path: Path) -> None:
     project = _pylock_project(tmp_path, EVIL_PYLOCK)
     result = run_p2n("generate", "--project", str(project), "--system", "x86_64-linux")
     assert result.returncode == 0, result.stderr
-    for name in ("flake.nix", "p2n/lock.nix"):
+    for name in ("p2n/default.nix", "p2n/lock.nix"):
         text = (project / name).read_text()
-        header = _header_lines(text)
+        header = _header_lines(text.split("\n/**", 1)[0] + "\n{")  # default.nix: nixdoc next
         assert all(line.startswith("#") for line in header), header
         assert 'pylock.a\\u{a}abort "pwned" #.toml' in header[0]
     checked = run_p2n("check", "--project", str(project))
@@ -166,27 +166,34 @@ def test_kill_between_the_fallback_renames_keeps_the_old_output(tmp_path: Path) 
 
 
 def test_flake_nix_directory_is_refused_before_anything_changes(tmp_path: Path) -> None:
-    """Item 5: with flake.nix a directory, --force used to replace p2n/ and then crash."""
+    """Item 5: with flake.nix a directory, --force used to replace p2n/ and then crash.
+
+    Without --force p2n keeps whatever flake.nix is (p2n/ is refreshed); with it, the
+    directory is refused before anything changes.
+    """
     project = _generated_example(tmp_path)
     before = (project / "p2n" / "lock.nix").read_bytes()
     (project / "flake.nix").unlink()
     (project / "flake.nix").mkdir()
     (project / "uv.lock").write_text((project / "uv.lock").read_text() + "\n")
-    for extra in ((), ("--force",)):
-        result = run_p2n("generate", "--project", str(project), "--offline", *extra)
-        assert result.returncode == 2, result.stderr
-        assert "flake.nix: is a directory" in result.stderr
-        assert (project / "p2n" / "lock.nix").read_bytes() == before
+    result = run_p2n("generate", "--project", str(project), "--offline", "--force")
+    assert result.returncode == 2, result.stderr
+    assert "flake.nix: is a directory" in result.stderr
+    assert (project / "p2n" / "lock.nix").read_bytes() == before
+    kept = run_p2n("generate", "--project", str(project), "--offline")
+    assert kept.returncode == 0, kept.stderr
+    assert "kept flake.nix" in kept.stdout and (project / "flake.nix").is_dir()
 
 
 def test_dangling_flake_symlink_is_not_replaced_without_force(tmp_path: Path) -> None:
-    """Item 13: a dangling flake.nix symlink is the user's."""
+    """Item 13: a dangling flake.nix symlink is the user's: kept, p2n/ written beside it."""
     project = copy_project(EXAMPLE, tmp_path / "hello")
     (project / "flake.nix").symlink_to("elsewhere/flake.nix")
     result = run_p2n("generate", "--project", str(project), "--offline")
-    assert result.returncode == 2
-    assert "is a symlink" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "kept flake.nix" in result.stdout
     assert (project / "flake.nix").is_symlink()
+    assert (project / "p2n" / "default.nix").is_file()
 
 
 def test_check_of_a_missing_directory_is_bad_input() -> None:
@@ -487,7 +494,7 @@ def test_python_version_file_like_uv(tmp_path: Path, content: bytes, expected: s
     ("old", "new", "expected"),
     [
         ("# p2n-settings: {", "# p2n-settings: [{", "damaged header line # p2n-settings:"),
-        ("# p2n-inputs: {", "# p2n-inputs: 7 #{", "damaged header line # p2n-inputs:"),
+        ("p2n/inputs.json", "7", "p2n/inputs.json: damaged (not a JSON object)"),
         ('"python": null', '"python": "3.99"', "python (recorded in p2n/lock.nix) 3.99"),
         (
             '"python": null',
@@ -503,7 +510,10 @@ def test_tampered_lock_nix_header_in_check(
     """Items 9 and 13: a tampered header gave a traceback; recorded settings were blamed
     on flags (--python, --lock) the user never passed."""
     project = _generated_example(tmp_path)
-    _edit(project / "p2n" / "lock.nix", old, new)
+    if old == "p2n/inputs.json":  # the inputs' digests live beside lock.nix (format 2)
+        (project / old).write_text(new)
+    else:
+        _edit(project / "p2n" / "lock.nix", old, new)
     result = run_p2n("check", "--project", str(project))
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr

@@ -53,16 +53,16 @@ def test_hostile_values_round_trip_through_nix(tmp_path: Path) -> None:
     evaluated = run_nix("eval", "--json", "--file", str(project / "p2n" / "lock.nix"))
     assert evaluated.returncode == 0, evaluated.stderr
     data = json.loads(evaluated.stdout)
-    packages = data["systems"]["x86_64-linux"]
-    assert packages["dep"]["wheel"]["url"] == HOSTILE_URL
-    assert packages["dep"]["wheel"]["name"] == "dep-1.0+local-py3-none-any.whl"
+    packages = data["packages"]
+    assert packages["dep"]["wheel"] == "dep-1.0+local-py3-none-any.whl"
+    assert packages["dep"]["files"]["dep-1.0+local-py3-none-any.whl"]["url"] == HOSTILE_URL
     assert packages["member"]["local"]["path"] == HOSTILE_DIR
     assert packages["app"]["local"]["scripts"] == {"weird-script": HOSTILE_ENTRY_POINT}
     assert data["scripts"] == ["weird-script"]
 
 
 def test_lock_file_name_is_no_nix_code(tmp_path: Path) -> None:
-    """Issue 13 item 2: Nix evaluates lock.nix and flake.nix of a hostile lock name as data."""
+    """Issue 13 item 2: Nix evaluates lock.nix and the .nix files of a hostile lock name as data."""
     from tests.test_hostile_inputs import EVIL_PYLOCK, _pylock_project
 
     project = _pylock_project(tmp_path, EVIL_PYLOCK)
@@ -76,3 +76,8 @@ def test_lock_file_name_is_no_nix_code(tmp_path: Path) -> None:
     parsed = run_nix("eval", "--file", str(project / "flake.nix"), "--apply", "f: f.description")
     assert parsed.returncode == 0, parsed.stderr
     assert "pwned" not in parsed.stdout + parsed.stderr
+    entry = run_nix(
+        "eval", "--file", str(project / "p2n" / "default.nix"), "--apply", "builtins.functionArgs"
+    )
+    assert entry.returncode == 0, entry.stderr
+    assert "pwned" not in entry.stdout + entry.stderr

@@ -139,7 +139,7 @@ def test_p2n_toml_is_recorded_as_an_input_for_check(tmp_path: Path) -> None:
     project = copy_project(EXAMPLE, tmp_path / "hello")
     (project / "p2n.toml").write_text('[packages.rich]\nlibraries = ["zlib"]\n')
     assert run_p2n("generate", "--project", str(project)).returncode == 0
-    assert '"p2n.toml": "' in (project / "p2n" / "lock.nix").read_text()
+    assert '"p2n.toml": "' in (project / "p2n" / "inputs.json").read_text()
     assert run_p2n("check", "--project", str(project)).returncode == 0
     (project / "p2n.toml").write_text('[packages.rich]\nlibraries = ["zlib", "libffi"]\n')
     stale = run_p2n("check", "--project", str(project))

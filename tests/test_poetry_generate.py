@@ -22,6 +22,7 @@ from pyproject2nix.check import Freshness, check
 from pyproject2nix.errors import InputError
 from pyproject2nix.generate import find_locks
 from pyproject2nix.poetrylock import content_hashes
+from pyproject2nix.render import sri
 from tests.helpers import INDEX_FILES, POETRY_FIXTURES, PYLOCK_FIXTURES, run_p2n
 from tests.support.index import LoopbackIndex
 
@@ -87,7 +88,7 @@ def test_urls_come_from_the_index_and_then_from_the_cache(
     lock_nix = (project / "p2n" / "lock.nix").read_text()
     files = f"http://127.0.0.1:{loopback_index.port}/files"
     assert f'url = "{files}/p2n_alpha-1.0.0-py3-none-any.whl";' in lock_nix
-    assert f'url = "{files}/{BETA}";' in lock_nix and f'sha256 = "{BETA_SHA256}";' in lock_nix
+    assert f'url = "{files}/{BETA}";' in lock_nix and f'hash = "{sri(BETA_SHA256)}";' in lock_nix
     assert "URLs of 2 files from package indexes: 2 requests, 0 pages from cache" in stdout
     # Only what selection chose: the optional p2n-gamma's page is never asked for.
     assert sorted(loopback_index.page_requests()) == ["/simple/p2n-alpha/", "/simple/p2n-beta/"]
@@ -190,7 +191,7 @@ def test_md5_only_hash_needs_trust(tmp_path: Path, loopback_index: LoopbackIndex
     lock_nix = (project / "p2n" / "lock.nix").read_text()
     assert "# WARNING: sha256 hashes taken from the package index, not from the lock" in lock_nix
     assert f"#   p2n-beta 2.0.0: {BETA}\n" in lock_nix
-    assert f'sha256 = "{BETA_SHA256}";' in lock_nix
+    assert f'hash = "{sri(BETA_SHA256)}";' in lock_nix
 
 
 def test_empty_file_lists_need_trust(tmp_path: Path, loopback_index: LoopbackIndex) -> None:
@@ -205,7 +206,7 @@ def test_empty_file_lists_need_trust(tmp_path: Path, loopback_index: LoopbackInd
     assert code == 0, stderr
     lock_nix = (project / "p2n" / "lock.nix").read_text()
     assert "#   p2n-beta 2.0.0: every file (the lock lists none)" in lock_nix
-    assert f'sha256 = "{BETA_SHA256}";' in lock_nix
+    assert f'hash = "{sri(BETA_SHA256)}";' in lock_nix
 
 
 def test_group_flags_and_check(tmp_path: Path, loopback_index: LoopbackIndex) -> None:

@@ -6,6 +6,7 @@ them here, each saying what was changed.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -202,10 +203,11 @@ def test_generate_from_pip_compile_needs_a_system(tmp_path: Path) -> None:
     lock_nix = (project / "p2n" / "lock.nix").read_text()
     # The index's file for this target, pinned by a hash the requirements file lists.
     wheel = re.search(
-        r'name = "(pyyaml-6\.0\.4-cp311-[^"]+)";\s+url = "[^"]+";\s+sha256 = "(\w+)"', lock_nix
+        r'"(pyyaml-6\.0\.4-cp311-[^"]+)" = \{\s+url = "[^"]+";\s+hash = "sha256-([^"]+)"', lock_nix
     )
     assert wheel is not None and "manylinux" in wheel.group(1)
-    assert wheel.group(2) in (project / "requirements.txt").read_text()
+    hexdigest = base64.b64decode(wheel.group(2)).hex()
+    assert hexdigest in (project / "requirements.txt").read_text()
     assert "--trust-index-hashes" not in lock_nix
     assert run_p2n("check", "--project", str(project)).returncode == 0
     # --python outside the Python it was compiled with is refused.
@@ -242,7 +244,12 @@ def test_generate_from_pipfile_lock_groups(tmp_path: Path) -> None:
     dev = run_p2n("generate", "--project", str(project), "--group", "dev")
     assert dev.returncode == 0, dev.stderr
     lock_nix = (project / "p2n" / "lock.nix").read_text()
-    assert lock_nix.count('name = "iniconfig-2.3.1-py3-none-any.whl";') == 4  # every system
+    # Once, for every system (format 2 lists each package once).
+    assert lock_nix.count('wheel = "iniconfig-2.3.1-py3-none-any.whl";') == 1
+    assert lock_nix.count('"iniconfig-2.3.1-py3-none-any.whl" = {') == 1
+    assert 'systems = [ "aarch64-darwin" "aarch64-linux" "x86_64-darwin" "x86_64-linux" ];' in (
+        lock_nix
+    )
     assert "pyyaml-6.0.4-cp311-cp311-macosx_11_0_arm64.whl" in lock_nix
 
 

@@ -58,7 +58,7 @@ def test_build_systems_are_pinned_and_recorded(project: Path) -> None:
     assert '"setuptools.build_meta:__legacy__"' in recorded
     assert '"setuptools>=40.8.0", "wheel"' in recorded
     lock_nix = (project / "p2n" / "lock.nix").read_text()
-    assert lock_nix.count("sdist = {") == len(BACKENDS)
+    assert lock_nix.count("      sdist = ") == len(BACKENDS)
     assert "buildSystems = {" in lock_nix
 
 

@@ -109,9 +109,9 @@ def test_linux_wheels_serve_x86_64_linux_and_the_rest_is_left_out(
     assert f"package faketorch 2.5.1+{variant} has no wheel for aarch64-linux" in warnings[1]
     assert f"faketorch-2.5.1+{variant}-cp311-cp311-linux_x86_64.whl" in warnings[1]
     lock_nix = (project / "p2n" / "lock.nix").read_text()
-    assert f'name = "faketorch-2.5.1+{variant}-cp311-cp311-linux_x86_64.whl"' in lock_nix
+    assert f'wheel = "faketorch-2.5.1+{variant}-cp311-cp311-linux_x86_64.whl";' in lock_nix
     # uv's conflict markers pick each extra's fork of the shared dependency.
-    assert f'name = "fakedep-{FAKEDEP[variant]}-py3-none-any.whl"' in lock_nix
+    assert f'wheel = "fakedep-{FAKEDEP[variant]}-py3-none-any.whl";' in lock_nix
     other = next(v for v in VARIANTS if v != variant)
     assert f"+{other}-cp311" not in lock_nix.split("# p2n-settings")[1].split("WARNING")[0]
     assert "#   WARNING: aarch64-linux: package faketorch" in lock_nix

@@ -9,160 +9,202 @@
   Entries with `libraries` (wheels with native code) also use `pkgs.patchelf`
   and the nixpkgs packages named there (native.nix). Entries with `sdist` or
   `git` are built from source (build-source.nix) with the wheels of
-  `lock.buildSystems.<system>.<build.requires>`; overrides may add `stdenv`,
-  `buildInputs`, `nativeBuildInputs` (nixpkgs attribute paths), `env`, `patches`.
+  `lock.buildSystems.<build.requires>`; `[tool.p2n]` overrides (the data's
+  `overrides`, the first overlay) may add `stdenv`, `buildInputs`,
+  `nativeBuildInputs` (nixpkgs attribute paths), `env`, `patches`.
 
-  `mkOutputs { pkgs, system, lock, root }` turns the generated data
-  (`lock`, see p2n/lock.nix) for one system into
-  `{ environment, devShell, apps, images }`; `root` is the project's directory;
-  `images` is `{ image }` (an OCI archive, image.nix) on Linux, `{ }` elsewhere.
+  The data is `p2n/lock.nix`, format 2 (docs/format-2.md, data.nix); the
+  packages form a set with a fixpoint (package-set.nix) that overlays extend.
 */
 let
   inherit (import ./fetch.nix) fetchFile;
   inherit (import ./install-wheel.nix) installWheel;
   inherit (import ./project.nix) localSource installProject;
   inherit (import ./env.nix) mkEnvironment;
-  inherit (import ./native.nix) nativeAttrs attrFromPath;
-  inherit (import ./build-source.nix) buildFromSource;
   inherit (import ./shell.nix) mkDevShell;
   inherit (import ./installer.nix) mkInstaller;
   inherit (import ./image.nix) mkImage;
+  inherit (import ./check.nix) mkImportCheck;
+  data = import ./data.nix;
+  sets = import ./package-set.nix;
 
   /**
-    One package's derivation from its generated entry: a wheel, or local source.
+    fileOf :: { root } -> entry -> string -> derivation
+
+    A file of `entry.files` by name: downloaded, or (a path source) copied
+    from the project's tree; checked against its hash either way.
   */
-  packageFor =
+  fileOf =
+    { root }:
+    entry: name:
+    let
+      file = entry.files.${name};
+    in
+    if file ? path then
+      builtins.path {
+        inherit name;
+        path = root + "/${file.path}";
+        sha256 = file.hash;
+        recursive = false;
+      }
+    else
+      fetchFile {
+        inherit name;
+        inherit (file) url hash;
+      };
+
+  /**
+    recipeFor :: { root, buildWheelsOf, final } -> string -> entry -> recipe
+
+    The recipe (package-set.nix) of one entry of the data on one system;
+    dependencies are looked up in `final`, the finished set.
+  */
+  recipeFor =
     {
-      pkgs,
-      python,
-      system,
-      installer,
       root,
-      buildSystems,
+      buildWheelsOf,
+      final,
     }:
     pname: entry:
     let
-      editable = editableFor {
-        inherit
-          python
-          system
-          installer
-          root
-          ;
-      } pname entry;
-      # A pinned file: downloaded, or (a path source) copied from the project, hash-checked.
-      fileOf =
-        file:
-        if file ? path then
-          builtins.path {
-            inherit (file) name sha256;
-            path = root + "/${file.path}";
-            recursive = false;
-          }
-        else
-          fetchFile file;
+      file = fileOf { inherit root; } entry;
       localSrc = localSource {
         inherit root;
         inherit (entry.local) path;
         name = "${pname}-${entry.version}-source";
       };
-      native =
-        if entry ? libraries then
-          nativeAttrs {
-            inherit pkgs;
-            inherit (entry) libraries;
-            what = "the runtime libraries of ${pname}";
-          }
-        else
-          { };
-      attrsOf =
-        key:
-        map (
-          path:
-          attrFromPath {
-            inherit pkgs path;
-            what = "${key} of ${pname}";
-          }
-        ) (entry.${key} or [ ]);
+      common = {
+        inherit pname;
+        inherit (entry) version;
+        dependencies = map (dep: final.${dep}) entry.deps;
+        libraries = entry.libraries or null;
+        pretendVersion = entry.pretendVersion or null;
+        subdirectory = null;
+        patches = [ ];
+        env = { };
+        stdenv = false;
+        buildInputs = [ ];
+        nativeBuildInputs = [ ];
+      };
       fromSource =
         src: subdirectory:
-        buildFromSource {
-          inherit
-            pkgs
-            python
-            system
-            installer
-            pname
-            src
-            subdirectory
-            ;
-          inherit (entry) version;
-          inherit (entry.build) backend backendPath;
-          buildWheels = buildSystems.${entry.build.requires};
-          patches = map (path: root + "/${path}") (entry.patches or [ ]);
-          useStdenv = entry.stdenv or false;
-          buildInputs = attrsOf "buildInputs";
-          nativeBuildInputs = attrsOf "nativeBuildInputs";
-          env = entry.env or { };
-          pretendVersion = entry.pretendVersion or null;
-          extraAttrs = native;
+        common
+        // {
+          kind = "source";
+          inherit src subdirectory;
+          build = {
+            inherit (entry.build) backend backendPath;
+            wheels = buildWheelsOf entry.build.requires;
+          };
         };
     in
     if entry ? sdist then
-      fromSource (fileOf entry.sdist) (entry.subdirectory or null)
+      fromSource (file entry.sdist) (entry.subdirectory or null)
     else if entry ? git then
       fromSource (builtins.fetchGit {
         inherit (entry.git) url rev narHash;
         allRefs = true;
       }) (entry.git.subdirectory or null)
     else if entry ? wheel then
-      installWheel {
-        inherit
-          python
-          system
-          installer
-          pname
-          ;
-        inherit (entry) version;
-        wheel = fileOf entry.wheel;
-        wheelName = entry.wheel.name;
-        extraAttrs = native;
+      common
+      // {
+        kind = "wheel";
+        src = file entry.wheel;
+        wheelName = entry.wheel;
       }
     else if entry ? build then
       fromSource localSrc null
     else
-      editable "";
+      common
+      // {
+        kind = "project";
+        src = localSrc;
+        inherit (entry.local) importRoot scripts;
+      };
 
   /**
-    A local package as an editable install (dev shell), or as before (no build system).
+    overridesLayer :: { lock, root } -> overlay
+
+    `[tool.p2n.packages]` of the project (the data's `overrides`) as the
+    first overlay: builds from source get their patches, environment
+    variables, stdenv and inputs. Wheels are left as they are.
+  */
+  overridesLayer =
+    { lock, root }:
+    final: prev:
+    builtins.mapAttrs (
+      name: own:
+      prev.${name}.overrideAttrs (
+        old:
+        if old.kind == "wheel" then
+          { }
+        else
+          {
+            patches = old.patches ++ map (path: root + "/${path}") (own.patches or [ ]);
+            env = old.env // (own.env or { });
+            stdenv = own.stdenv or old.stdenv;
+            buildInputs = old.buildInputs ++ (own.buildInputs or [ ]);
+            nativeBuildInputs = old.nativeBuildInputs ++ (own.nativeBuildInputs or [ ]);
+          }
+      )
+    ) (builtins.intersectAttrs prev (lock.overrides or { }));
+
+  /**
+    mkPythonSet :: { pkgs, python, system, installer, lock, root, overrides } -> attrset
+
+    Every package locked for `system`, as a fixpoint: the data, then the
+    `[tool.p2n]` layer, then `overrides` (the user's overlay).
+  */
+  mkPythonSet =
+    {
+      pkgs,
+      python,
+      system,
+      installer,
+      lock,
+      root,
+      overrides,
+    }:
+    let
+      build = sets.buildPackage {
+        inherit
+          pkgs
+          python
+          system
+          installer
+          ;
+      };
+      buildWheelsOf = data.buildWheelsOf { inherit lock system; };
+      base =
+        final:
+        builtins.mapAttrs (
+          pname: entry:
+          sets.makePackage build (recipeFor { inherit root buildWheelsOf final; } pname entry)
+        ) (data.packagesOn { inherit lock system; });
+    in
+    sets.fix (sets.extends overrides (sets.extends (overridesLayer { inherit lock root; }) base));
+
+  /**
+    A local package as an editable install (dev shell): its `.pth` reads the working tree.
   */
   editableFor =
     {
       python,
       system,
       installer,
-      root,
     }:
-    pname: entry: memberPath:
+    pname: entry:
     installProject {
       inherit
         python
         system
         installer
         pname
-        memberPath
         ;
       inherit (entry) version;
       inherit (entry.local) importRoot scripts;
-      src =
-        if memberPath != "" then
-          ""
-        else
-          localSource {
-            inherit root;
-            inherit (entry.local) path;
-            name = "${pname}-${entry.version}-source";
-          };
+      memberPath = entry.local.path;
+      src = "";
     };
 in
 {
@@ -174,56 +216,85 @@ in
     mkEnvironment
     mkDevShell
     ;
+  inherit (sets) fix extends composeOverlays closureOf;
 
+  /**
+    mkOutputs :: { pkgs, system, lock, root, overrides ? final: prev: { } } -> attrset
+
+    The generated data (`lock`, p2n/lock.nix) for one system as flake outputs.
+    `root` is the project's directory; `overrides` an overlay over the package
+    set (after the `[tool.p2n]` layer). Returns:
+    - `pythonSet`: the package set (name -> package, see package-set.nix);
+    - `environment`: one venv-shaped derivation with every locked package;
+    - `packages`: `default` (the environment), per package an environment of
+      it and its dependencies' closure, `image` on Linux (image.nix);
+    - `devEnvironment`, `devShell`: the project's packages editable;
+    - `apps`: the project's console scripts (`default`: the first);
+    - `checks`: `imports`, a build that imports every top-level module of the environment.
+
+    Example:
+      (import ./p2n/lib).mkOutputs {
+        inherit pkgs system;
+        lock = import ./p2n/lock.nix;
+        root = ./.;
+        overrides = final: prev: {
+          rich = prev.rich.overrideAttrs (old: { patches = old.patches ++ [ ./rich.patch ]; });
+        };
+      }
+  */
   mkOutputs =
     {
       pkgs,
       system,
       lock,
       root,
+      overrides ? final: prev: { },
     }:
     let
-      python = pkgs.${lock.python};
+      checked = data.checkFormat lock;
+      python = pkgs.${checked.python};
       installer = mkInstaller {
         inherit python system;
         bytecodeScript = ./bytecode.py;
       };
-      entries = lock.systems.${system};
-      packages = builtins.mapAttrs (packageFor {
-        buildSystems = (lock.buildSystems or { }).${system} or { };
+      entries = data.packagesOn {
+        lock = checked;
+        inherit system;
+      };
+      pythonSet = mkPythonSet {
         inherit
           pkgs
           python
           system
           installer
           root
+          overrides
           ;
-      }) entries;
-      environment = mkEnvironment {
-        inherit python system;
-        name = "${lock.project}-env";
-        packages = map (name: packages.${name}) (builtins.attrNames packages);
+        lock = checked;
       };
+      envOf =
+        name: roots:
+        mkEnvironment {
+          inherit python system name;
+          packages = sets.closureOf roots;
+        };
+      environment = envOf "${checked.project}-env" (
+        map (name: pythonSet.${name}) (builtins.attrNames entries)
+      );
       # The dev shell's environment: local packages editable, from the working tree.
-      devPackages = builtins.mapAttrs (
-        pname: entry:
-        if entry ? local then
-          editableFor {
-            inherit
-              python
-              system
-              installer
-              root
-              ;
-          } pname entry entry.local.path
-        else
-          packages.${pname}
-      ) entries;
-      devEnvironment = mkEnvironment {
-        inherit python system;
-        name = "${lock.project}-dev-env";
-        packages = map (name: devPackages.${name}) (builtins.attrNames devPackages);
-      };
+      devEnvironment = envOf "${checked.project}-dev-env" (
+        map (
+          name:
+          if entries.${name} ? local then
+            editableFor { inherit python system installer; } name entries.${name}
+            // {
+              dependencies = pythonSet.${name}.dependencies;
+              pname = name;
+            }
+          else
+            pythonSet.${name}
+        ) (builtins.attrNames entries)
+      );
       appFor = script: {
         type = "app";
         program = "${environment}/bin/${script}";
@@ -238,33 +309,51 @@ in
           {
             image = mkImage {
               inherit python system environment;
-              name = "${lock.project}-image";
-              projectPackages = map (name: packages.${name}) (
+              name = "${checked.project}-image";
+              projectPackages = map (name: pythonSet.${name}) (
                 builtins.filter (name: entries.${name} ? local) (builtins.attrNames entries)
               );
               entrypoint =
-                if lock.scripts == [ ] then
+                if checked.scripts == [ ] then
                   [ "${environment}/bin/python" ]
                 else
-                  [ "${environment}/bin/${builtins.head lock.scripts}" ];
+                  [ "${environment}/bin/${builtins.head checked.scripts}" ];
             };
           }
         else
           { };
     in
     {
-      inherit environment devEnvironment packages images;
+      inherit
+        pythonSet
+        environment
+        devEnvironment
+        images
+        ;
+      packages =
+        builtins.mapAttrs (name: package: envOf "${name}-${package.version or "0"}-env" [ package ]) pythonSet
+        // images
+        // {
+          default = environment;
+        };
       devShell = mkDevShell {
         inherit pkgs;
         env = devEnvironment;
-        name = "${lock.project}-shell";
+        name = "${checked.project}-shell";
       };
-      apps = builtins.listToAttrs (
-        map (script: {
-          name = script;
-          value = appFor script;
-        }) lock.scripts
-      )
-      // (if lock.scripts == [ ] then { } else { default = appFor (builtins.head lock.scripts); });
+      apps =
+        builtins.listToAttrs (
+          map (script: {
+            name = script;
+            value = appFor script;
+          }) checked.scripts
+        )
+        // (if checked.scripts == [ ] then { } else { default = appFor (builtins.head checked.scripts); });
+      checks = {
+        imports = mkImportCheck {
+          inherit python system environment;
+          name = "${checked.project}-imports";
+        };
+      };
     };
 }

@@ -17,7 +17,10 @@
     derivation {
       inherit name system packages;
       builder = python.interpreter;
-      args = [ ./make_env.py ];
+      args = [
+        "-S"
+        ./make_env.py
+      ];
       interpreter = python.interpreter;
       sitePackages = python.sitePackages;
     };

@@ -34,7 +34,11 @@
         installer
         ;
       builder = python.interpreter;
-      args = [ ./install_wheel.py ];
+      # -S: no site module (nixpkgs' sitecustomize, .pth files): the builder needs none.
+      args = [
+        "-S"
+        ./install_wheel.py
+      ];
       bytecodeScript = ./bytecode.py;
       interpreter = python.interpreter;
       sitePackages = python.sitePackages;
