@@ -115,7 +115,8 @@ class NotRecorded(IndexQueryError):
     """The lock names a file that ``p2n/lock.nix`` does not record: it is stale."""
 
 
-_ATTRSET = re.compile(r"\{([^{}]*)\}")
+_ATTRSET = re.compile(r'(?:"((?:[^"\\]|\\.)*)" = )?\{([^{}]*)\}')
+"""An innermost attribute set, with its quoted attribute name if it has one (format 2)."""
 _STRING_ATTR = re.compile(r'([A-Za-z0-9_-]+) = "((?:[^"\\]|\\.)*)";')
 _NIX_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _NIX_ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}
@@ -129,19 +130,25 @@ def recorded_files(text: str) -> dict[str, dict[str, IndexFile]]:
     """
     found: dict[str, dict[str, IndexFile]] = {}
     for attrset in _ATTRSET.finditer(text):
-        values = {
-            key: _NIX_UNESCAPE.sub(lambda m: _NIX_ESCAPED.get(m.group(1), m.group(1)), raw)
-            for key, raw in _STRING_ATTR.findall(attrset.group(1))
-        }
+        values = {key: _unescape(raw) for key, raw in _STRING_ATTR.findall(attrset.group(2))}
         url = values.get("url")
         if not url:
             continue
-        filename = values.get("name") or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        filename = (
+            values.get("name")
+            or (_unescape(attrset.group(1)) if attrset.group(1) else "")
+            or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        )
         sha256 = values.get("sha256") or _sri_to_hex(values.get("hash", ""))
         project = _project_of(filename)
         if project is not None:
             found.setdefault(project, {})[filename] = IndexFile(filename, url, sha256)
     return found
+
+
+def _unescape(raw: str) -> str:
+    """The value of a Nix string literal's body (as ``nixexpr.string`` escapes it)."""
+    return _NIX_UNESCAPE.sub(lambda m: _NIX_ESCAPED.get(m.group(1), m.group(1)), raw)
 
 
 def _sri_to_hex(sri: str) -> str:

@@ -108,6 +108,9 @@ class Dependency:
     extras: tuple[str, ...] = ()
     version: Version | None = None
     source: str | None = None
+    versions: tuple[Version, ...] = ()
+    """When several locked versions satisfy the edge (poetry.lock) and ``version`` is None:
+    those versions; selection takes the newest of them that fits the target."""
 
 
 @dataclass(frozen=True)

@@ -723,16 +723,20 @@ def _pin(
         ]
     version: Version | None = None
     source: str | None = None
+    versions: tuple[Version, ...] = ()
     if len(candidates) == 1:
         version = candidates[0].version
         if len([c for c in by_name[requirement.name] if c.version == version]) > 1:
             source = candidates[0].source.location
+    elif len(candidates) > 1 and not requirement.local:
+        versions = tuple(sorted({c.version for c in candidates if c.version is not None}))
     return Dependency(
         name=requirement.name,
         marker=_parsed_marker(requirement.marker) if requirement.marker else None,
         extras=requirement.extras,
         version=version,
         source=source,
+        versions=versions,
     )
 
 

@@ -214,14 +214,17 @@ def fold_systems(by_system: Mapping[str, Mapping[str, NixValue]]) -> dict[str, N
     differs: dict[str, dict[str, NixValue]] = {}
     for key in keys:
         values = [by_system[system].get(key, _ABSENT) for system in systems]
+        compared = [_same(value) for value in values]  # each value serialised once
         counts: dict[str, int] = {}
-        for value in values:
-            counts[_same(value)] = counts.get(_same(value), 0) + 1
-        chosen = max(values, key=lambda v: counts[_same(v)])  # max keeps the first of a tie
+        for text in compared:
+            counts[text] = counts.get(text, 0) + 1
+        # max keeps the first of a tie
+        best = max(range(len(values)), key=lambda i: counts[compared[i]])
+        chosen = values[best]
         if chosen is not _ABSENT:
             common[key] = chosen  # type: ignore[assignment]
-        for system, value in zip(systems, values, strict=True):
-            if _same(value) != _same(chosen):
+        for system, value, text in zip(systems, values, compared, strict=True):
+            if text != compared[best]:
                 differs.setdefault(system, {})[key] = None if value is _ABSENT else value  # type: ignore[assignment]
     files: dict[str, NixValue] = {}
     for system in systems:

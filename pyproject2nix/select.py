@@ -28,6 +28,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from .errors import InputError, SelectionError
 from .model import Artifact, Dependency, Lock, LockedPackage, SourceKind, Wheel
@@ -201,10 +202,39 @@ def _extras_for(options: Options, root: LockedPackage) -> set[str]:
     return declared if options.all_extras else declared & options.extras
 
 
+def _newest_accepted(
+    candidates: tuple[LockedPackage, ...], accepted: tuple[Version, ...]
+) -> LockedPackage | None:
+    """Of several pins that fit the target, the newest one the edge accepts.
+
+    A Poetry 1.x lock (lock-version 2.0) pins a name once per Python range
+    with nothing to tell the pins apart on the edge: cleo's lock pins cfgv
+    3.4.0 (``python-versions = ">=3.8"``) and 3.5.0 (``">=3.10"``), and
+    pre-commit asks for ``cfgv >=2.0.0``; on Python 3.11 both fit. Poetry's
+    installer solves against the lock and takes the newest version that
+    satisfies the edge; so does this. None when versions do not tell the
+    remaining pins apart (the same version from two sources).
+    """
+    fitting = [
+        (c.version, c) for c in candidates if c.version is not None and c.version in accepted
+    ]
+    if not fitting or len({version for version, _ in fitting}) != len(fitting):
+        return None
+    return max(fitting, key=lambda pair: pair[0])[1]
+
+
 def _resolve(
-    lock: Lock, owner: LockedPackage, dep: Dependency, scope: MarkerScope
-) -> LockedPackage:
-    """The locked package a dependency edge points at, on this target."""
+    lock: Lock,
+    owner: LockedPackage,
+    dep: Dependency,
+    scope: MarkerScope,
+    prefer: Mapping[NormalizedName, LockedPackage],
+) -> tuple[LockedPackage, bool]:
+    """The locked package a dependency edge points at, on this target.
+
+    The flag is True when the edge alone did not decide (:func:`_newest_accepted`):
+    the walk may then prefer the pin another edge names exactly (``prefer``).
+    """
     candidates = lock.by_name(dep.name)
     if dep.version is not None:
         candidates = tuple(c for c in candidates if c.version == dep.version)
@@ -212,8 +242,15 @@ def _resolve(
         candidates = tuple(c for c in candidates if c.source.location == dep.source)
     if len(candidates) > 1:
         candidates = tuple(c for c in candidates if _fork_matches(c, scope))
+    if len(candidates) > 1 and dep.versions:
+        preferred = prefer.get(dep.name)
+        if preferred is not None and any(c is preferred for c in candidates):
+            return preferred, True
+        newest = _newest_accepted(candidates, dep.versions)
+        if newest is not None:
+            return newest, True
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0], False
     what = f"{dep.name}{' ' + str(dep.version) if dep.version else ''}"
     target = scope.target
     if not candidates:
@@ -280,9 +317,42 @@ class Walk:
     roots: tuple[NormalizedName, ...]
 
 
+_Conflict = tuple[NormalizedName, LockedPackage | None, str]
+"""A name reached at two versions: the pin an exact edge chose (if one did), and the
+versions for the message."""
+
+
 def walk(lock: Lock, target: Target, options: Options) -> Walk:
-    """The packages reachable from the roots on ``target``, and the edges between them."""
+    """The packages reachable from the roots on ``target``, and the edges between them.
+
+    Where an edge that several pins satisfy took the newest (``_resolve``) but
+    another edge names an older pin exactly (real Poetry 2.5 lock: torch's
+    ``nvidia-cublas = "*"`` beside cuda-toolkit's ``==13.4.1.3.*``, the two pins'
+    markers overlapping on Linux), the walk is redone preferring the exact pin,
+    as Poetry's installer finds the one version that satisfies every edge.
+    """
+    prefer: dict[NormalizedName, LockedPackage] = {}
+    while True:
+        walked, conflicts = _walk_once(lock, target, options, prefer)
+        if walked is not None:
+            return walked
+        for name, exact, versions in conflicts:
+            if exact is None or name in prefer:
+                raise InputError(
+                    f"{lock.path}: {target.system.nix_system} would need two versions of "
+                    f"{name} ({versions}); "
+                    "conflicting extras or groups cannot be installed together"
+                )
+        prefer.update((name, exact) for name, exact, _ in conflicts if exact is not None)
+
+
+def _walk_once(
+    lock: Lock, target: Target, options: Options, prefer: Mapping[NormalizedName, LockedPackage]
+) -> tuple[Walk | None, list[_Conflict]]:
+    """One walk, or every name it reached at two versions (so one more walk settles them)."""
     scope = marker_scope(lock, target, options)
+    decided: set[int] = set()
+    """Packages some edge (or the roots) chose exactly, not by the newest-pin tie-break."""
     active: dict[int, tuple[LockedPackage, set[str]]] = {}
     edges_of: dict[int, list[LockedPackage]] = {}
     # Membership by id() in sets: a list's `in` compares whole frozen dataclasses
@@ -311,6 +381,7 @@ def walk(lock: Lock, target: Target, options: Options) -> Walk:
             if _fork_matches(root, scope):
                 roots.append(root)
     root_ids = {id(r) for r in roots}
+    decided.update(root_ids)
     for root in roots:
         visit(root, ())
     while queue:
@@ -329,21 +400,24 @@ def walk(lock: Lock, target: Target, options: Options) -> Walk:
         for dep in edges:
             if not scope.holds(dep.marker, selected):
                 continue
-            child = _resolve(lock, package, dep, scope)
+            child, guessed = _resolve(lock, package, dep, scope, prefer)
+            if not guessed:
+                decided.add(id(child))
             if id(child) not in children:
                 children.add(id(child))
                 targets.append(child)
             visit(child, dep.extras)
 
     by_name: dict[NormalizedName, LockedPackage] = {}
+    conflicts: list[_Conflict] = []
     for package, _ in active.values():
         other = by_name.setdefault(package.name, package)
         if other is not package:
-            raise InputError(
-                f"{lock.path}: {target.system.nix_system} would need two versions of "
-                f"{package.name} ({other.version} and {package.version}); "
-                "conflicting extras or groups cannot be installed together"
-            )
+            exact = [p for p in (other, package) if id(p) in decided]
+            versions = f"{other.version} and {package.version}"
+            conflicts.append((package.name, exact[0] if len(exact) == 1 else None, versions))
+    if conflicts:
+        return None, conflicts
     packages = tuple(sorted(by_name.values(), key=lambda p: p.name))
     return Walk(
         target=target,
@@ -352,7 +426,7 @@ def walk(lock: Lock, target: Target, options: Options) -> Walk:
             p.name: tuple(sorted({c.name for c in edges_of.get(id(p), [])})) for p in packages
         },
         roots=tuple(sorted({r.name for r in roots})),
-    )
+    ), []
 
 
 def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:

@@ -94,9 +94,9 @@ def test_recorded_files_are_read_from_any_data_layout() -> None:
     attrs = recorded["attrs"]["attrs-26.1.0-py3-none-any.whl"]
     assert attrs.url.startswith("https://files.pythonhosted.org/") and len(attrs.sha256) == 64
     sri = recorded_files(
-        '{ files = { "a_b-1.0.tar.gz" = { url = "https://x.test/a_b-1.0.tar.gz"; '
+        '{ files = { "a_b-1.0.tar.gz" = { url = "https://x.test/get?id=7"; '
         'hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }; }; }'
     )
-    assert sri["a-b"]["a_b-1.0.tar.gz"].sha256 == (
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
+    found = sri["a-b"]["a_b-1.0.tar.gz"]  # the attribute name is the file name
+    assert found.url == "https://x.test/get?id=7"
+    assert found.sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from pyproject2nix.errors import InputError
 from pyproject2nix.gitsource import (
@@ -257,3 +259,32 @@ def test_git_tree_symlink_out_is_not_read(tmp_path: Path, link: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "is a symlink out of the repository" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("write", [_uv_project, _poetry_project, _pylock_project])
+def test_every_reader_parses_its_git_source_once_into_the_model(
+    write: Callable[[Path, str], None], tmp_path: Path
+) -> None:
+    """Issue 14: the readers give a checked GitSource, not a string to re-parse later."""
+    url = "https://example.org/org/evil.git"
+    write(tmp_path, f"{url}?rev=main#{SHA}" if write is _uv_project else url)
+    from pyproject2nix.generate import find_lock, read_lock
+    from pyproject2nix.project import read_project
+
+    lock = read_lock(find_lock(tmp_path), read_project(tmp_path))
+    (evil,) = lock.by_name(canonicalize_name("evil"))
+    assert evil.source.git is not None
+    assert (evil.source.git.url, evil.source.git.rev) == ("https://example.org/org/evil.git", SHA)
+    assert evil.source.git.subdirectory is None
+
+
+@pytest.mark.parametrize("write", [_poetry_project, _pylock_project])
+def test_structured_readers_refuse_a_hostile_git_url_when_reading(
+    write: Callable[[Path, str], None], tmp_path: Path
+) -> None:
+    write(tmp_path, "ext::sh -c touch% /tmp/x")
+    from pyproject2nix.generate import find_lock, read_lock
+    from pyproject2nix.project import read_project
+
+    with pytest.raises(InputError, match=r"remote helpers|must not start with '-' or hold"):
+        read_lock(find_lock(tmp_path), read_project(tmp_path))

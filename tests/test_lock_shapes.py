@@ -221,3 +221,62 @@ def test_pyproject_without_project_table_names_the_missing_table(tmp_path: Path)
     assert result.returncode == 2
     assert "pyproject.toml has no [project] table" in result.stderr
     assert "add [project] with name, version and dependencies, then run `uv lock`" in result.stderr
+
+
+_CFGV_3_5_WHEEL = "a8dc6b26ad22ff227d2634a65cb388215ce6cc96bbcc5cfde7641ae87e8dacc0"
+_CFGV_3_5_SDIST = "d5b1034354820651caa73ede66a6294d6e95c1b00acc5e9b098e917404669132"
+_CFGV_3_5 = f"""
+[[package]]
+name = "cfgv"
+version = "3.5.0"
+description = "Validate configuration and produce human readable error messages."
+optional = false
+python-versions = ">=3.10"
+files = [
+    {{file = "cfgv-3.5.0-py2.py3-none-any.whl", hash = "sha256:{_CFGV_3_5_WHEEL}"}},
+    {{file = "cfgv-3.5.0.tar.gz", hash = "sha256:{_CFGV_3_5_SDIST}"}},
+]
+"""
+
+
+@pytest.mark.parametrize(("python", "cfgv"), [((3, 9), "3.4.0"), ((3, 11), "3.5.0")])
+def test_poetry_pins_told_apart_by_nothing_take_the_newest_that_fits(
+    tmp_path: Path, python: tuple[int, int], cfgv: str
+) -> None:
+    """cleo's Poetry 1.8 lock pins cfgv per Python range; pre-commit's edge fits both.
+
+    twinpin-2.0 is Poetry 1.8.5's lock of ``pre-commit`` for ``python = "^3.8"``
+    (cfgv 3.4.0 only); the second pin is added here as cleo's lock has it (cfgv
+    3.5.0, ``python-versions = ">=3.10"``, its real files and hashes on PyPI).
+    """
+    project = tmp_path / "twinpin"
+    shutil.copytree(POETRY_FIXTURES / "twinpin-2.0", project)
+    lock_path = project / "poetry.lock"
+    text = lock_path.read_text()
+    anchor = '\n[[package]]\nname = "distlib"'
+    assert anchor in text
+    lock_path.write_text(text.replace(anchor, _CFGV_3_5 + anchor, 1))
+    lock = read_poetry_lock(lock_path, project / "pyproject.toml")
+    (pre_commit,) = lock.by_name(canonicalize_name("pre-commit"))
+    (edge,) = [d for d in pre_commit.dependencies if d.name == "cfgv"]
+    assert edge.version is None and edge.versions == (Version("3.4.0"), Version("3.5.0"))
+    selection = select(lock, _target(python), Options())
+    versions: dict[str, str] = {p.name: str(p.package.version) for p in selection.packages}
+    assert versions["cfgv"] == cfgv
+
+
+def test_poetry_pin_named_exactly_wins_over_the_newest() -> None:
+    """xl-2.1 (Poetry 2.5.1): nvidia-cublas 13.4.1.3 and 13.10.0.20 both match Linux.
+
+    cuda-toolkit[cublas] asks for ``==13.4.1.3.*``, torch's CUDA packages for
+    ``*``; Poetry installs 13.4.1.3, the one version every edge accepts.
+    """
+    directory = POETRY_FIXTURES / "xl-2.1"
+    lock = read_poetry_lock(directory / "poetry.lock", directory / "pyproject.toml")
+    cublas = sorted(str(p.version) for p in lock.by_name(canonicalize_name("nvidia-cublas")))
+    assert cublas == ["13.10.0.20", "13.4.1.3"]
+    for system in ("x86_64-linux", "aarch64-linux"):
+        (info,) = parse_systems((system,))
+        selection = select(lock, Target(info, (3, 11)), Options())
+        versions: dict[str, str] = {p.name: str(p.package.version) for p in selection.packages}
+        assert versions["nvidia-cublas"] == "13.4.1.3", system

@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from ..errors import HashMismatchError, IndexQueryError, InputError
 from ..model import Artifact, Lock, LockedPackage, SourceKind, Wheel
-from ..select import Selection
+from ..select import SelectedPackage, Selection
 from .client import IndexClient, display_url
 from .versions import VersionRequest, shortened
 
@@ -112,7 +112,9 @@ def resolve_urls(
     trust_index_hashes: bool,
 ) -> Resolution:
     """Every chosen file (wheel or sdist) with a URL and a sha256, checked against the index."""
-    wanted: dict[tuple[str, str], tuple[LockedPackage, Artifact]] = {}
+    # Keyed by the package object (selections share them) and file name: a package's
+    # ``key`` is a string built on every call, and a lock has thousands of files.
+    wanted: dict[tuple[int, str], tuple[LockedPackage, Artifact]] = {}
     for selection in selections:
         for selected in selection.packages:
             for artifact in (selected.wheel, selected.sdist):
@@ -120,7 +122,7 @@ def resolve_urls(
                     continue
                 if selected.package.source.kind is not SourceKind.REGISTRY:
                     continue  # not an index package: check_selection names what is missing
-                wanted[(selected.package.key, artifact.filename)] = (selected.package, artifact)
+                wanted[(id(selected.package), artifact.filename)] = (selected.package, artifact)
     if not wanted:
         return Resolution(tuple(selections), 0)
     hashless = sorted({f"{p.name}: {a.filename}" for p, a in wanted.values() if not a.sha256})
@@ -135,17 +137,20 @@ def resolve_urls(
     for package, artifact in wanted.values():
         index_version = (package.source.location, package.name, package.version)
         by_version.setdefault(index_version, {}).setdefault(artifact.filename, artifact.sha256)
-    found_files = client.version_files(
-        [
-            VersionRequest(index, project, version, files)
-            for (index, project, version), files in by_version.items()
-        ]
-    )
-    new_files: dict[tuple[str, str], Artifact] = {}
+    requests = {
+        index_version: VersionRequest(*index_version, files)
+        for index_version, files in by_version.items()
+    }
+    found_files = client.version_files(list(requests.values()))
+    new_files: dict[tuple[int, str], Artifact] = {}
     trusted: list[str] = []
-    for key, (package, artifact) in sorted(wanted.items()):
+    in_order = sorted(
+        wanted.items(),
+        key=lambda item: (_label(item[1][0]), item[1][0].source.location, item[0][1]),
+    )
+    for key, (package, artifact) in in_order:
         index = package.source.location
-        request = VersionRequest(index, package.name, package.version)
+        request = requests[(index, package.name, package.version)]
         found = found_files[request.key].get(artifact.filename)
         if found is None:
             raise IndexQueryError(
@@ -174,21 +179,18 @@ def resolve_urls(
     def completed(artifact: _A | None, package: LockedPackage) -> _A | None:
         if artifact is None:
             return None
-        found = new_files.get((package.key, artifact.filename))
+        found = new_files.get((id(package), artifact.filename))
         return artifact if found is None else cast(_A, found)
 
+    def with_files(selected: SelectedPackage) -> SelectedPackage:
+        wheel = completed(selected.wheel, selected.package)
+        sdist = completed(selected.sdist, selected.package)
+        if wheel is selected.wheel and sdist is selected.sdist:
+            return selected
+        return replace(selected, wheel=wheel, sdist=sdist)
+
     selections = tuple(
-        replace(
-            selection,
-            packages=tuple(
-                replace(
-                    s,
-                    wheel=completed(s.wheel, s.package),
-                    sdist=completed(s.sdist, s.package),
-                )
-                for s in selection.packages
-            ),
-        )
+        replace(selection, packages=tuple(with_files(s) for s in selection.packages))
         for selection in selections
     )
     return Resolution(selections, len(new_files), tuple(trusted))

@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,11 @@ class VersionRequest:
     """File name → the lock's sha256 ("" when the lock has none); None: every file of the
     version (a lock that lists no files for the package)."""
 
-    @property
+    @cached_property
     def version_key(self) -> str:
         return canonicalize_version(self.version) if self.version is not None else ""
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, str]:
         return (self.index_url, self.project, self.version_key)
 
