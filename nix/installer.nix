@@ -7,7 +7,11 @@
   `mkInstaller { python, system, bytecodeScript }` unpacks it and byte-compiles
   it once per interpreter (see unpack_installer.py); builders put the result
   on `sys.path`. Imported from the wheel itself, every build compiled
-  installer's modules again through zipimport.
+  installer's modules again through zipimport. p2n's own builder modules
+  (install_wheel.py, bytecode.py, patch_elf.py) are compiled into the same
+  output as `p2n_*` modules: a wheel's build imports them instead of
+  compiling them from source (~26 M instructions, a tenth of a small wheel's
+  build; patch_elf.py as much again for native wheels).
 */
 let
   inherit (import ./fetch.nix) fetchFile;
@@ -29,6 +33,11 @@ in
     derivation {
       name = "python${python.pythonVersion}-installer-1.1.0";
       inherit system bytecodeScript;
+      builderModules = builtins.concatStringsSep " " [
+        "p2n_install_wheel=${./install_wheel.py}"
+        "p2n_bytecode=${bytecodeScript}"
+        "p2n_patch_elf=${./patch_elf.py}"
+      ];
       builder = python.interpreter;
       args = [
         "-S"

@@ -35,9 +35,11 @@
         ;
       builder = python.interpreter;
       # -S: no site module (nixpkgs' sitecustomize, .pth files): the builder needs none.
+      # install_wheel.py, imported compiled from the installer derivation (installer.nix).
       args = [
         "-S"
-        ./install_wheel.py
+        "-c"
+        "import os, sys; sys.path.insert(0, os.environ['installer']); import p2n_install_wheel"
       ];
       bytecodeScript = ./bytecode.py;
       interpreter = python.interpreter;

@@ -151,7 +151,10 @@ scheme = {
 
 
 def load(name: str, path: str) -> ModuleType:
-    """A helper script of the library (passed as a store path) as a module."""
+    """A helper script of the library as a module: compiled in installer's output, else by path."""
+    compiled = os.path.join(os.environ["installer"], name + ".py")
+    if os.path.exists(compiled):
+        return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -196,4 +199,4 @@ bytecode = load("p2n_bytecode", os.environ["bytecodeScript"])
 bytecode.compile_tree(site_packages, bytecode.CHECKED_HASH, bytecode.build_cores())
 
 if os.environ.get("patchElfScript"):
-    load("patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)
+    load("p2n_patch_elf", os.environ["patchElfScript"]).patch_from_environment(out)

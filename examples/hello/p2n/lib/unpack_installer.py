@@ -1,7 +1,9 @@
 """Builder of PyPA installer's derivation: its wheel unpacked and byte-compiled, once.
 
 The builders of every package put ``$out`` on ``sys.path``. Inputs:
-``wheel`` (installer's pinned wheel), ``bytecodeScript`` (bytecode.py).
+``wheel`` (installer's pinned wheel), ``bytecodeScript`` (bytecode.py),
+``builderModules`` (``name=path`` pairs: p2n's builder scripts, copied in as
+modules ``name`` so that builds import them compiled).
 Only the ``installer`` package is kept, without the Windows script launchers
 (``*.exe``: p2n writes POSIX scripts). Its pycs are ``unchecked-hash``, like
 the standard library's: the store never changes a source after the build, so
@@ -21,6 +23,10 @@ with zipfile.ZipFile(os.environ["wheel"]) as archive:
         if name.startswith("installer/") and not name.endswith(".exe")
     )
     archive.extractall(out, members)
+for pair in os.environ.get("builderModules", "").split():
+    module, _, script = pair.partition("=")
+    with open(script, "rb") as source, open(os.path.join(out, module + ".py"), "wb") as copy:
+        copy.write(source.read())
 
 spec = importlib.util.spec_from_file_location("p2n_bytecode", os.environ["bytecodeScript"])
 assert spec is not None and spec.loader is not None
