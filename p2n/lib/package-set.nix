@@ -179,8 +179,10 @@ let
   /**
     closureOf :: [ package ] -> [ package ]
 
-    The packages and, recursively, their `dependencies`, each once, sorted by
-    name. Packages an overlay brings from elsewhere need only `pname` (or `name`).
+    The packages and, recursively, their `dependencies`, each once: the given
+    ones first, in their order, then what they need, breadth first (the same
+    order on every evaluation). Packages an overlay brings from elsewhere need
+    only `pname` (or `name`).
   */
   closureOf =
     packages:
@@ -194,7 +196,7 @@ let
         operator = found: map item (found.package.dependencies or [ ]);
       };
     in
-    map (found: found.package) (builtins.sort (a: b: a.key < b.key) found);
+    map (found: found.package) found;
 in
 {
   inherit

@@ -114,6 +114,11 @@ let
       "b"
       "c"
     ];
+    closureOnce = map (p: p.pname) (sets.closureOf [ overlaid.c overlaid.a overlaid.b ]) == [
+      "c"
+      "a"
+      "b"
+    ];
   };
 in
 builtins.filter (name: !cases.${name}) (builtins.attrNames cases)
