@@ -174,6 +174,11 @@ def fixture(name: str) -> Path:
     return own if own.is_dir() else UV_FIXTURES / name
 
 
+def wheels_built(timeline: dict[str, Any]) -> int:
+    """Wheels a cold build fetched (its timeline's fetches), less installer's own wheel."""
+    return int(timeline["fetches"]) - 1
+
+
 def count_packages(lock: Path) -> int:
     return sum(1 for line in lock.read_text().splitlines() if line == "[[package]]")
 
@@ -449,14 +454,6 @@ def uv_cold_sync(
 def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
     (bench.work / "stores").mkdir(exist_ok=True)
     directory = project(bench, BUILD_PROJECT)
-    wheels = (
-        sum(
-            1
-            for line in (directory / "p2n" / "lock.nix").read_text().splitlines()
-            if line.strip().startswith("wheel = {")
-        )
-        // 2
-    )
     variants = (
         build_variants(bench.quick)
         if "build" in sections
@@ -475,6 +472,9 @@ def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
         if "verify" in sections:
             bench.note(f"verify {rep + 1}/{runs}")
             verify_runs.append(run_verify(bench, directory))
+
+    first_nix = next(runs[0] for runs in per_variant.values() if "timeline" in runs[0])
+    wheels = wheels_built(first_nix["timeline"])
 
     def walls(label: str) -> list[float]:
         return [run["wall_s"] for run in per_variant[label]]
@@ -526,15 +526,13 @@ def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
 def bench_big(bench: Bench) -> None:
     """The big-wheel lock: one cold build with ``max-jobs auto`` against uv, in turn."""
     (bench.work / "stores").mkdir(exist_ok=True)
-    directory = project(bench, BIG_PROJECT)
-    lock = directory / "p2n" / "lock.nix"
-    wheels = sum(1 for line in lock.read_text().splitlines() if "wheel = {" in line)
     nix_variant = BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS)
     uv_variant = BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",))
     bench.note("cold build of the big-wheel lock: nix, max-jobs auto")
     nix = nix_cold_build(bench, nix_variant, 0, BIG_PROJECT)
     bench.note("cold build of the big-wheel lock: uv sync --compile-bytecode")
     uv = uv_cold_sync(bench, uv_variant, 0, BIG_PROJECT)
+    wheels = wheels_built(nix["timeline"])
     ratio = nix["wall_s"] / uv["wall_s"]
     bench.add(
         "big",

@@ -333,24 +333,23 @@ def walk(lock: Lock, target: Target, options: Options) -> Walk:
     """
     prefer: dict[NormalizedName, LockedPackage] = {}
     while True:
-        walked, conflict = _walk_once(lock, target, options, prefer)
+        walked, conflicts = _walk_once(lock, target, options, prefer)
         if walked is not None:
             return walked
-        assert conflict is not None
-        name, exact, versions = conflict
-        if exact is None or name in prefer:
-            raise InputError(
-                f"{lock.path}: {target.system.nix_system} would need two versions of "
-                f"{name} ({versions}); "
-                "conflicting extras or groups cannot be installed together"
-            )
-        prefer[name] = exact
+        for name, exact, versions in conflicts:
+            if exact is None or name in prefer:
+                raise InputError(
+                    f"{lock.path}: {target.system.nix_system} would need two versions of "
+                    f"{name} ({versions}); "
+                    "conflicting extras or groups cannot be installed together"
+                )
+        prefer.update((name, exact) for name, exact, _ in conflicts if exact is not None)
 
 
 def _walk_once(
     lock: Lock, target: Target, options: Options, prefer: Mapping[NormalizedName, LockedPackage]
-) -> tuple[Walk | None, _Conflict | None]:
-    """One walk, or the first name it reached at two versions."""
+) -> tuple[Walk | None, list[_Conflict]]:
+    """One walk, or every name it reached at two versions (so one more walk settles them)."""
     scope = marker_scope(lock, target, options)
     decided: set[int] = set()
     """Packages some edge (or the roots) chose exactly, not by the newest-pin tie-break."""
@@ -410,12 +409,15 @@ def _walk_once(
             visit(child, dep.extras)
 
     by_name: dict[NormalizedName, LockedPackage] = {}
+    conflicts: list[_Conflict] = []
     for package, _ in active.values():
         other = by_name.setdefault(package.name, package)
         if other is not package:
             exact = [p for p in (other, package) if id(p) in decided]
             versions = f"{other.version} and {package.version}"
-            return None, (package.name, exact[0] if len(exact) == 1 else None, versions)
+            conflicts.append((package.name, exact[0] if len(exact) == 1 else None, versions))
+    if conflicts:
+        return None, conflicts
     packages = tuple(sorted(by_name.values(), key=lambda p: p.name))
     return Walk(
         target=target,
@@ -424,7 +426,7 @@ def _walk_once(
             p.name: tuple(sorted({c.name for c in edges_of.get(id(p), [])})) for p in packages
         },
         roots=tuple(sorted({r.name for r in roots})),
-    ), None
+    ), []
 
 
 def reachable(lock: Lock, target: Target, options: Options) -> tuple[LockedPackage, ...]:
