@@ -27,10 +27,11 @@ from packaging.utils import (
 from . import __version__
 from .buildlock import BUILD_LOCK_FILE, StaleBuildLock
 from .errors import HashMismatchError, IndexQueryError, InputError
-from .generate import GenerateRequest, LockDriftError, plan, relock_command
+from .generate import GenerateRequest, plan
 from .index import IndexClient, IndexFile
 from .index.client import Files, PageRequest
 from .index.versions import VersionRequest, files_of_version
+from .lockfiles import LockDriftError, relock_command
 from .output import STAGING_PREFIX
 from .render import FORMAT, GENERATED_MARK, INPUTS_FILE, INPUTS_MARK, OUTPUT_DIR
 from .settings import SETTINGS_MARK, Settings

@@ -291,7 +291,7 @@ def generate(
             f"{result.index_requests} requests, {result.index_cached} pages from cache"
         )
     if result.drift:
-        from .generate import drift_summary
+        from .lockfiles import drift_summary
 
         click.echo(
             f"p2n: warning: {result.lock_path.name} does not match pyproject.toml "
@@ -421,7 +421,7 @@ def diff(
 
 
 def _default_lock() -> str:
-    from .generate import find_lock
+    from .lockfiles import find_lock
 
     return find_lock(Path.cwd()).name
 

@@ -90,7 +90,7 @@ def materialized(spec: str, cwd: Path) -> Iterator[tuple[Path, Path]]:
         return
     path = Path(spec) if Path(spec).is_absolute() else cwd / spec
     if path.is_dir():
-        from .generate import find_lock
+        from .lockfiles import find_lock
 
         yield find_lock(path, _recorded_lock(path)), path
     elif path.is_file():
@@ -111,7 +111,7 @@ def _recorded_lock(directory: Path) -> Path | None:
 
 def read_side(spec: str, cwd: Path) -> DiffSide:
     """Read the lock ``spec`` names through the reader of its format."""
-    from .generate import read_lock
+    from .lockfiles import read_lock
     from .project import LocalProject, read_project
 
     with materialized(spec, cwd) as (lock_path, directory):

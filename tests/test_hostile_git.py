@@ -268,7 +268,7 @@ def test_every_reader_parses_its_git_source_once_into_the_model(
     """Issue 14: the readers give a checked GitSource, not a string to re-parse later."""
     url = "https://example.org/org/evil.git"
     write(tmp_path, f"{url}?rev=main#{SHA}" if write is _uv_project else url)
-    from pyproject2nix.generate import find_lock, read_lock
+    from pyproject2nix.lockfiles import find_lock, read_lock
     from pyproject2nix.project import read_project
 
     lock = read_lock(find_lock(tmp_path), read_project(tmp_path))
@@ -283,7 +283,7 @@ def test_structured_readers_refuse_a_hostile_git_url_when_reading(
     write: Callable[[Path, str], None], tmp_path: Path
 ) -> None:
     write(tmp_path, "ext::sh -c touch% /tmp/x")
-    from pyproject2nix.generate import find_lock, read_lock
+    from pyproject2nix.lockfiles import find_lock, read_lock
     from pyproject2nix.project import read_project
 
     with pytest.raises(InputError, match=r"remote helpers|must not start with '-' or hold"):

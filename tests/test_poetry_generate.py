@@ -20,7 +20,7 @@ from packaging.version import Version
 
 from pyproject2nix.check import Freshness, check
 from pyproject2nix.errors import InputError
-from pyproject2nix.generate import find_locks
+from pyproject2nix.lockfiles import find_locks
 from pyproject2nix.poetrylock import content_hashes
 from pyproject2nix.render import sri
 from tests.helpers import INDEX_FILES, POETRY_FIXTURES, PYLOCK_FIXTURES, run_p2n
