@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import fsread
 from .errors import InputError
 
 
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; a syntax error or unreadable file becomes an InputError."""
     try:
-        data = path.read_bytes()
+        data = fsread.read_bytes(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     if data.startswith(b"\xef\xbb\xbf"):
