@@ -7,7 +7,11 @@ Sections (``--only`` picks some):
   index cache warm), each uv lock paired with ``uv export --frozen --offline``
   on the same lock (A B A B ...), each poetry.lock with ``poetry export`` when a
   Poetry with the export plugin is found (``$P2N_BENCH_POETRY``, else
-  ``poetry`` on PATH).
+  ``poetry`` on PATH). Each twice: *cold*, p2n's generate cache and TOML parse
+  cache emptied before every run (the index cache stays: a poetry.lock's URLs
+  come from it), and *warm*, the caches as the previous run left them (the
+  generate cache then answers: nothing the run reads changed). The bench's own
+  ``XDG_CACHE_HOME`` is in its work directory.
 - ``eval``: ``nix eval --raw …#packages.x86_64-linux.default.drvPath`` of the
   generated flakes, whole command and the evaluator's own CPU time
   (``NIX_SHOW_STATS``), beside a baseline that evaluates only the env's name.
@@ -163,9 +167,32 @@ def project(bench: Bench, name: str) -> Path:
         directory.mkdir(parents=True)
         for file in ("pyproject.toml", "uv.lock"):
             shutil.copy2(fixture(name) / file, directory / file)
-    run_measured([tool("p2n"), "generate", "--project", str(directory)], log=bench.log)
+    run_measured(
+        [tool("p2n"), "generate", "--project", str(directory)], env=p2n_env(bench), log=bench.log
+    )
     bench.projects[name] = directory
     return directory
+
+
+def p2n_env(bench: Bench) -> dict[str, str]:
+    """p2n's environment: its caches in the bench's work directory."""
+    return {**os.environ, "XDG_CACHE_HOME": str(bench.work / "cache")}
+
+
+CACHE_STATES = ("cold", "warm")
+
+
+def forget_generate(bench: Bench) -> None:
+    """Empty the caches of p2n generate's own work (not the package index cache)."""
+    for part in ("generate", "toml"):
+        shutil.rmtree(bench.work / "cache" / "p2n" / part, ignore_errors=True)
+
+
+def measure_p2n(bench: Bench, argv: list[str], cache: str) -> Sample:
+    """One run of ``argv`` (p2n) with its caches ``cold`` (emptied first) or ``warm``."""
+    if cache == "cold":
+        forget_generate(bench)
+    return run_measured(argv, env=p2n_env(bench), log=bench.log)
 
 
 def fixture(name: str) -> Path:
@@ -194,31 +221,33 @@ def bench_generate(bench: Bench) -> None:
         p2n_argv = [tool("p2n"), "generate", "--project", str(directory)]
         uv_argv = [tool("uv"), "export", "--frozen", "--offline", "-q", "--no-header"]
         run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False)
-        p2n: list[Sample] = []
-        uv: list[Sample] = []
-        for _ in range(bench.runs):
-            p2n.append(run_measured(p2n_argv, log=bench.log))
-            uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
-        ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
-        bench.add(
-            "generate",
-            {
-                "lock": name,
-                "format": "uv.lock",
-                "packages": count_packages(lock),
-                "lock_bytes": lock.stat().st_size,
-                "runs": bench.runs,
-                "p2n_wall_s": median([s.wall for s in p2n]),
-                "p2n_cpu_s": median([s.cpu for s in p2n]),
-                "p2n_peak_rss_mib": max(s.max_rss_kib for s in p2n) / 1024,
-                "uv_export_wall_s": median([s.wall for s in uv]),
-                "ratio": median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-                "target": TARGETS["generate"] if name in ("large", "synthetic-1000") else None,
-                "meets_target": median(ratios) <= 4 if name == "large" else None,
-            },
-        )
+        for cache in CACHE_STATES:
+            p2n: list[Sample] = []
+            uv: list[Sample] = []
+            for _ in range(bench.runs):
+                p2n.append(measure_p2n(bench, p2n_argv, cache))
+                uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
+            ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
+            bench.add(
+                "generate",
+                {
+                    "lock": name,
+                    "format": "uv.lock",
+                    "cache": cache,
+                    "packages": count_packages(lock),
+                    "lock_bytes": lock.stat().st_size,
+                    "runs": bench.runs,
+                    "p2n_wall_s": median([s.wall for s in p2n]),
+                    "p2n_cpu_s": median([s.cpu for s in p2n]),
+                    "p2n_peak_rss_mib": max(s.max_rss_kib for s in p2n) / 1024,
+                    "uv_export_wall_s": median([s.wall for s in uv]),
+                    "ratio": median(ratios),
+                    "ratio_min": min(ratios),
+                    "ratio_max": max(ratios),
+                    "target": TARGETS["generate"] if name in ("large", "synthetic-1000") else None,
+                    "meets_target": median(ratios) <= 4 if name == "large" else None,
+                },
+            )
     if not bench.quick:
         for name in POETRY_FIXTURES:
             bench_generate_poetry(bench, name)
@@ -234,7 +263,7 @@ def poetry_tool() -> str | None:
 
 
 def bench_generate_poetry(bench: Bench, name: str) -> None:
-    """Warm-cache ``p2n generate`` of a poetry.lock, beside ``poetry export`` if there is one."""
+    """``p2n generate`` of a poetry.lock (index cache warm), beside ``poetry export`` if found."""
     try:
         directory = project(bench, name)  # warm-up: fills p2n's index cache
     except CommandFailed as exc:
@@ -250,10 +279,24 @@ def bench_generate_poetry(bench: Bench, name: str) -> None:
     peer_env = {**os.environ, "POETRY_VIRTUALENVS_CREATE": "false"}
     if peer_argv is not None:
         run_measured(peer_argv, cwd=directory, env=peer_env, log=bench.log, stdout_to_log=False)
+    for cache in CACHE_STATES:
+        bench_poetry_runs(bench, name, directory, argv, peer_argv, peer_env, cache)
+
+
+def bench_poetry_runs(
+    bench: Bench,
+    name: str,
+    directory: Path,
+    argv: list[str],
+    peer_argv: list[str] | None,
+    peer_env: dict[str, str],
+    cache: str,
+) -> None:
+    """Runs of one poetry.lock with p2n's caches ``cold`` or ``warm``, paired with the peer."""
     samples: list[Sample] = []
     peer: list[Sample] = []
     for _ in range(bench.runs):
-        samples.append(run_measured(argv, log=bench.log))
+        samples.append(measure_p2n(bench, argv, cache))
         if peer_argv is not None:
             peer.append(
                 run_measured(
@@ -268,6 +311,7 @@ def bench_generate_poetry(bench: Bench, name: str) -> None:
         {
             "lock": name,
             "format": "poetry.lock",
+            "cache": cache,
             "packages": count_packages(lock),
             "lock_bytes": lock.stat().st_size,
             "runs": bench.runs,
@@ -609,6 +653,8 @@ def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
     for row in results.get("generate", []):
         what = f"generate {row['lock']} ({row['format']}, {row['packages']} pkgs, "
         what += f"{row['lock_bytes'] / 1e6:.1f} MB)"
+        if row.get("cache"):
+            what += f", {row['cache']}"
         mine = f"{fmt_s(row['p2n_wall_s'])}, {row['p2n_peak_rss_mib']:.0f} MiB"
         peer = row.get("paired_with") or "uv export"
         peer_wall = row.get("peer_wall_s") or row["uv_export_wall_s"]

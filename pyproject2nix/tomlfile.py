@@ -11,7 +11,6 @@ try:  # tomli ships mypyc-compiled wheels: ~3x faster than the stdlib on large l
     import tomli as tomllib
 except ImportError:  # pragma: no cover - pure stdlib fallback
     import tomllib  # type: ignore[no-redef]
-import hashlib
 import marshal
 import os
 import re
@@ -77,7 +76,7 @@ _PARSER = f"{tomllib.__name__}{getattr(tomllib, '__version__', '')}"
 
 def _cache_file(data: bytes) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = fsread.digest(data)
     python = f"py{sys.version_info[0]}{sys.version_info[1]}"
     return Path(base) / "p2n" / "toml" / f"{digest}-{_PARSER}-{python}.marshal"
 
