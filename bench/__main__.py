@@ -80,7 +80,7 @@ TUNED_OPTIONS = ("--option", "max-jobs", "auto")
 TARGETS = {
     "generate": "≤ 4x uv export (~350-package uv.lock)",
     "generate-poetry": "< 0.3 s, < 100 MiB warm (~650-package poetry.lock)",
-    "eval": "< 0.2 s (~330 packages)",
+    "eval": "< 0.1 s beyond the interpreter (~330 packages)",
     "build": "≤ 1.3x uv sync --compile-bytecode cold",
     "build-big": "≤ 1.2x uv sync --compile-bytecode cold",
     "verify": "≤ 1.5x one cold build (Nix defaults)",
@@ -371,7 +371,7 @@ def bench_eval(bench: Bench) -> None:
                 "p2n_share_evaluator_cpu_s": cpu - median(base_cpu),
                 "peak_rss_mib": max(s.max_rss_kib for s in samples) / 1024,
                 "target": TARGETS["eval"] if name == "large" else None,
-                "meets_target": cpu < 0.2 if name == "large" else None,
+                "meets_target": cpu - median(base_cpu) < 0.1 if name == "large" else None,
             },
         )
 
@@ -634,7 +634,10 @@ def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
         rows.append([what, mine, paired, ratio, row["target"] or "", verdict(row["meets_target"])])
     for row in results.get("eval", []):
         what = f"nix eval drvPath {row['lock']} ({row['packages']} pkgs)"
-        mine = f"{fmt_s(row['whole_command_s'])} (evaluator {fmt_s(row['evaluator_cpu_s'])})"
+        mine = (
+            f"{fmt_s(row['whole_command_s'])} (evaluator {fmt_s(row['evaluator_cpu_s'])}, "
+            f"beyond the interpreter {fmt_s(row['p2n_share_evaluator_cpu_s'])})"
+        )
         paired = (
             f"interpreter only {fmt_s(row['interpreter_only_whole_command_s'])} "
             f"(evaluator {fmt_s(row['interpreter_only_evaluator_cpu_s'])})"
