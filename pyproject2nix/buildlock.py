@@ -286,7 +286,9 @@ def resolve(
             reason = " ".join(proc.stderr.split())[:400]
             raise InputError(
                 f"{where}: cannot resolve the build requirements {list(requires)} to wheels "
-                f"with uv: {reason}"
+                "for every target system; fix: loosen them to releases the index has "
+                "(e.g. `uv init` pins uv_build to the running uv's version), or limit the "
+                f"systems with --system; uv said: {reason}"
             )
         lock = read_uv_lock(root / "uv.lock", _ENV_PROJECT)
         result = {}
