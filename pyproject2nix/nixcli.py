@@ -190,14 +190,15 @@ def store_derivation(installable: str, *, extra_args: Sequence[str] = ()) -> str
     return str(drv_paths[0])
 
 
-def show_derivations(drv_path: str, *, recursive: bool = True) -> dict[str, Any]:
-    """The JSON form of a store derivation and, with ``recursive``, of its whole build closure.
+def show_derivations(*drv_paths: str, recursive: bool = True) -> dict[str, Any]:
+    """The JSON form of store derivations and, with ``recursive``, of their build closures.
 
     Nix 2.8 calls it ``nix show-derivation``; Nix >= 2.15 ``nix derivation show``.
     The result is returned as Nix prints it: callers normalise the format.
+    One Nix process for any number of derivations.
     """
     command = ["derivation", "show"] if nix_version() >= (2, 15) else ["show-derivation"]
-    args = [*command, *(["--recursive"] if recursive else []), "--", drv_path]
+    args = [*command, *(["--recursive"] if recursive else []), "--", *drv_paths]
     parsed: Any = json.loads(run_nix(args).stdout or "{}")
     if not isinstance(parsed, dict):
         raise NixError(f"unexpected output of nix {' '.join(command)}: {type(parsed).__name__}")

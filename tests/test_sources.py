@@ -178,3 +178,19 @@ def test_build_requirements_resolve_for_a_python_the_host_lacks(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     recorded = (project / "p2n" / "build-systems.toml").read_text()
     assert 'python = "3.13"' in recorded and "hatchling-" in recorded
+
+
+def test_unresolvable_build_requirement_names_the_file_and_the_fix() -> None:
+    """`uv init` pins uv_build to the running uv's version; an index without it fails clearly."""
+    from pyproject2nix.buildlock import resolve
+    from pyproject2nix.errors import InputError
+    from pyproject2nix.targets import SYSTEMS, Target
+
+    target = Target(SYSTEMS["x86_64-linux"], (3, 11))
+    with pytest.raises(InputError) as raised:
+        resolve(("uv_build>=999.0",), [target], "demo/pyproject.toml")
+    message = str(raised.value)
+    assert message.startswith("demo/pyproject.toml: cannot resolve the build requirements")
+    assert "uv_build>=999.0" in message
+    assert "fix: loosen them" in message
+    assert "\n" not in message

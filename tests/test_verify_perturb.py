@@ -137,3 +137,18 @@ def test_perturb_list_parsing() -> None:
     with pytest.raises(InputError, match="unknown perturbation 'locale'"):
         parse_names("cpus,locale")
     assert FIXED_BY_NIX == {}  # environment and umask vary through variant derivations
+
+
+def test_variants_beside_run_b_share_the_build_users_only_when_b_uses_a_group() -> None:
+    # B builds as p2nbld: the variants (store A, during B) keep all of A's max-jobs.
+    plan = plan_perturbations(None, LOCAL_ROOT)
+    assert plan.max_jobs_beside_b == plan.settings_a["max-jobs"] == "2"
+    # B takes nixbld's users too: the variants get what is left, at least one.
+    ten = dataclasses.replace(
+        LOCAL_ROOT, cpus=4, build_group_uids={"nixbld": tuple(range(990, 1000))}
+    )
+    shared = plan_perturbations(frozenset({"max-jobs", "environment"}), ten)
+    assert (shared.settings_a["max-jobs"], shared.settings_b["max-jobs"]) == ("4", "8")
+    assert shared.max_jobs_beside_b == "2"
+    three = plan_perturbations(frozenset({"max-jobs", "umask"}), LOCAL_ROOT)
+    assert three.max_jobs_beside_b == "1"

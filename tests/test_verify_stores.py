@@ -63,3 +63,29 @@ def test_scratch_paths_go_even_when_the_stores_are_kept(tmp_path: Path) -> None:
     kept.scratch_paths.append(backing)
     kept.cleanup()
     assert (tmp_path / "kept" / "store-a").is_dir() and not backing.exists()
+
+
+def test_cleanup_removes_chroot_stores_path_by_path_and_waits_for_early_removals(
+    tmp_path: Path,
+) -> None:
+    workspace = Workspace(tmp_path / "w", keep=False)
+    for name in ("store-a", "store-b"):
+        store = workspace.directory(name, "nix", "store")
+        for path in ("aaa-one", "bbb-two"):
+            (store / path).mkdir()
+            (store / path / "file").write_text(path)
+            (store / path / "file").chmod(0o444)
+            (store / path).chmod(0o555)
+        store.chmod(0o775)  # as Nix leaves it (sticky and group-writable on real stores)
+    workspace.remove_early(tmp_path / "w" / "store-b")
+    workspace.cleanup()
+    assert not (tmp_path / "w").exists()
+    assert all(not thread.is_alive() for thread in workspace.removals)
+
+
+def test_nothing_is_removed_early_when_kept(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "w", keep=True)
+    store_b = workspace.directory("store-b", "nix", "store")
+    workspace.remove_early(store_b)
+    workspace.cleanup()
+    assert store_b.is_dir() and workspace.removals == []

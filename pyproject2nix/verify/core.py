@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,72 +233,113 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
     )
     run_a, run_b = make_runs(workspace, perturbation_plan)
 
-    started = time.monotonic()
-    failed_fetches: set[str] = set()
-    if plan.fixed_outputs:
-        progress(f"p2n verify: fetching {len(plan.fixed_outputs)} sources once (default store)")
-        failed_fetches = fetch_fixed_outputs(plan, on_line=context.nix_lines("fetch"))
-    for store in (store_a, store_b):
-        seed_store(plan, store, failed_fetches=failed_fetches)
-    context.timed("fetch_and_copy", started)
-
-    infos = {}
-    finished = 0.0
-    for settings, store in ((run_a, store_a), (run_b, store_b)):
-        if settings.label == RUN_B:
-            wait_for_clock_gap(finished)
-        progress(
-            f"p2n verify: build {settings.label.upper()} in {store} ({_settings_text(settings)})"
-        )
+    # Work that does not need the CPU the builds use, or only A's outputs, runs beside
+    # them: copying into store B during A; the environment variants (store A, A's
+    # outputs) during B, whose builders are often pinned to one CPU ("cpus").
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="p2n-verify") as background:
         started = time.monotonic()
-        build([plan.top], store, settings, on_line=context.nix_lines(settings.label.upper()))
-        finished = time.monotonic()
-        context.timed(f"build_{settings.label}", started)
+        failed_fetches: set[str] = set()
+        if plan.fixed_outputs:
+            progress(
+                f"p2n verify: fetching {len(plan.fixed_outputs)} sources once (default store)"
+            )
+            failed_fetches = fetch_fixed_outputs(plan, on_line=context.nix_lines("fetch"))
+        seed_store(plan, store_a, failed_fetches=failed_fetches)
+        seeded_b = background.submit(seed_store, plan, store_b, failed_fetches=failed_fetches)
+        context.timed("fetch_and_copy", started)
+
         outputs = [path for derivation in plan.built() for path in derivation.output_paths]
-        infos[settings.label] = nixcli.path_infos(outputs, store=store.url)
+        infos: dict[str, PathInfos] = {}
+        progress(f"p2n verify: build A in {store_a} ({_settings_text(run_a)})")
+        started = time.monotonic()
+        build([plan.top], store_a, run_a, on_line=context.nix_lines("A"))
+        finished = time.monotonic()
+        context.timed("build_a", started)
+        infos[RUN_A] = nixcli.path_infos(outputs, store=store_a.url)
+        seeded_b.result()
 
-    started = time.monotonic()
-    failures: dict[str, tuple[Failure, ...]] = {}
-    for label, store in ((RUN_A, store_a), (RUN_B, store_b)):
-        found = find_failures(
+        # Every derivation A built gets a variant; those reproducible in A and B use it.
+        variants: Future[_VariantBuild] | None = None
+        if _variant_perturbations(perturbation_plan):
+            built_in_a = [
+                derivation
+                for derivation in plan.built()
+                if all(infos[RUN_A].get(path) is not None for path in derivation.output_paths)
+            ]
+            variant_settings = dataclasses.replace(
+                run_a,
+                label="env",
+                nix_settings={
+                    **run_a.nix_settings,
+                    "max-jobs": perturbation_plan.max_jobs_beside_b,
+                },
+            )
+            variants = background.submit(
+                _build_variants, built_in_a, store_a, variant_settings, perturbation_plan, context
+            )
+
+        wait_for_clock_gap(finished)
+        progress(f"p2n verify: build B in {store_b} ({_settings_text(run_b)})")
+        started = time.monotonic()
+        build([plan.top], store_b, run_b, on_line=context.nix_lines("B"))
+        context.timed("build_b", started)
+        infos[RUN_B] = nixcli.path_infos(outputs, store=store_b.url)
+
+        started = time.monotonic()
+        failures: dict[str, tuple[Failure, ...]] = {}
+        for label, store in ((RUN_A, store_a), (RUN_B, store_b)):
+            found = find_failures(
+                plan,
+                infos[label],
+                label,
+                failed_fetches=failed_fetches,
+                log_for=_log_reader(store),
+            )
+            for drv_path, failure in found.items():
+                failures[drv_path] = (*failures.get(drv_path, ()), failure)
+
+        def recheck(derivation: Derivation) -> bool | None:
+            progress(
+                f"p2n verify: {derivation.name} differs, so do its inputs: "
+                "rebuilding it on A's inputs"
+            )
+            return _check_rebuild(derivation, store_a, run_b, context)
+
+        results = fetch_failure_results(plan, failed_fetches, log_for=_log_reader(Store(None)))
+        results += assemble(
             plan,
-            infos[label],
-            label,
-            failed_fetches=failed_fetches,
-            log_for=_log_reader(store),
+            infos[RUN_A],
+            infos[RUN_B],
+            failures,
+            recheck=recheck,
+            explain=_explainer(
+                context,
+                _local_reader(context, store_a, RUN_A),
+                _local_reader(context, store_b, RUN_B),
+            ),
         )
-        for drv_path, failure in found.items():
-            failures[drv_path] = (*failures.get(drv_path, ()), failure)
-
-    def recheck(derivation: Derivation) -> bool | None:
-        progress(
-            f"p2n verify: {derivation.name} differs, so do its inputs: rebuilding it on A's inputs"
-        )
-        return _check_rebuild(derivation, store_a, run_b, context)
-
-    results = fetch_failure_results(plan, failed_fetches, log_for=_log_reader(Store(None)))
-    results += assemble(
-        plan,
-        infos[RUN_A],
-        infos[RUN_B],
-        failures,
-        recheck=recheck,
-        explain=_explainer(
-            context,
-            _local_reader(context, store_a, RUN_A),
-            _local_reader(context, store_b, RUN_B),
-        ),
-    )
-    context.timed("compare", started)
-    results = [_with_build_times(result, infos, context) for result in results]
-    if _variant_perturbations(perturbation_plan):
-        results = _variant_check(results, store_a, run_a, perturbation_plan, context)
+        context.timed("compare", started)
+        if not options.store_b and store_b.root is not None:
+            context.workspace.remove_early(store_b.root)  # read no more: free it meanwhile
+        results = [_with_build_times(result, infos, context) for result in results]
+        if variants is not None:
+            results = _apply_variants(results, variants.result(), store_a, context)
     return _report(plan, context, "separate-stores", store_a, store_b, perturbation_plan, results)
 
 
 def _variant_perturbations(perturbation_plan: PerturbationPlan) -> list[str]:
     """The applied perturbations that need variant derivations (see envcheck.py)."""
     return [p.name for p in perturbation_plan.applied if p.name in ("environment", "umask")]
+
+
+@dataclass(frozen=True)
+class _VariantBuild:
+    """The environment variants made and built in one store, and which outputs became valid."""
+
+    variants: tuple[envcheck.Variant, ...]
+    valid: PathInfos
+    varied: tuple[str, ...]
+    scratch: Path
 
 
 def _variant_check(
@@ -313,10 +355,23 @@ def _variant_check(
     what the variant changes differs. See :mod:`envcheck`.
     """
     candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
-    varied = _variant_perturbations(perturbation_plan)
     if not candidates:
         return results
+    settings = dataclasses.replace(run_a, label="env")
+    built = _build_variants(candidates, store, settings, perturbation_plan, context)
+    return _apply_variants(results, built, store, context)
+
+
+def _build_variants(
+    candidates: list[Derivation],
+    store: Store,
+    settings: RunSettings,
+    perturbation_plan: PerturbationPlan,
+    context: _Context,
+) -> _VariantBuild:
+    """Make the variants of ``candidates`` in ``store`` and realise them with ``settings``."""
     started = time.monotonic()
+    varied = _variant_perturbations(perturbation_plan)
     what = []
     if "environment" in varied:
         what.append(", ".join(envcheck.EXTRA_ENVIRONMENT) + " set")
@@ -338,26 +393,36 @@ def _variant_check(
         context.progress(
             f"p2n verify: {derivation.name} has no variant (structured attrs or reference checks)"
         )
-    settings = dataclasses.replace(run_a, label="env")
-    build([v.drv_path for v in variants], store, settings, on_line=context.nix_lines("env"))
+    if variants:
+        build([v.drv_path for v in variants], store, settings, on_line=context.nix_lines("env"))
     valid = nixcli.path_infos(
         [path for variant in variants for path in variant.outputs.values()], store=store.url
     )
-    by_drv = {variant.original.drv_path: variant for variant in variants}
+    context.timed("variants_build", started)
+    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch)
+
+
+def _apply_variants(
+    results: list[DerivationResult], built: _VariantBuild, store: Store, context: _Context
+) -> list[DerivationResult]:
+    """Compare each variant with A's output, for derivations reproducible in A and B."""
+    started = time.monotonic()
+    by_drv = {variant.original.drv_path: variant for variant in built.variants}
     read_a = _local_reader(context, store, RUN_A)
-    found_by = ", ".join(varied)
+    found_by = ", ".join(built.varied)
     checked: list[DerivationResult] = []
     for result in results:
         variant = by_drv.get(result.derivation.drv_path)
+        if variant is None or result.status is not Status.REPRODUCIBLE:
+            checked.append(result)
+            continue
         checked.append(
-            result
-            if variant is None
-            else _compare_variant(result, variant, valid, store, read_a, scratch, context)
+            _compare_variant(result, variant, built.valid, store, read_a, built.scratch, context)
         )
     checked = [
         dataclasses.replace(r, found_by=found_by) if r.found_by == "variant" else r for r in checked
     ]
-    context.timed("variants", started)
+    context.timed("variants_compare", started)
     return checked
 
 
@@ -381,7 +446,9 @@ def _compare_variant(
     truncated = 0
     differs = False
     for output in result.outputs:
-        nar = envcheck.rewritten_nar(variant, output.name, store.url)
+        nar = envcheck.rewritten_nar(
+            variant, output.name, store.url, store.real_path(variant.outputs[output.name])
+        )
         if envcheck.nar_hash(nar) == output.nar_hash_a:
             continue
         differs = True

@@ -25,6 +25,7 @@ from typing import Any
 from .. import nixcli
 from ..errors import NixError
 from .model import Derivation
+from .nar import dump as nar_dump
 
 # What run B's builders would see from a differently configured machine. The
 # POSIX TZ string needs no zoneinfo files (there are none in the sandbox).
@@ -127,10 +128,10 @@ def make_variants(
     """Write the variants into ``store`` (where A's outputs are); also return the unsupported."""
     if not derivations:
         return [], []
-    shown: dict[str, Any] = {}
-    for derivation in derivations:
-        if derivation.drv_path not in shown:
-            shown.update(nixcli.show_derivations(derivation.drv_path, recursive=True))
+    # One Nix process for all: each variant needs its inputs' output paths too.
+    shown: dict[str, Any] = nixcli.show_derivations(
+        *[d.drv_path for d in derivations], recursive=True
+    )
     shell = None
     if umask_shell is not None:
         shell = nixcli.add_to_store(str(umask_shell), store=store)
@@ -163,9 +164,18 @@ def hash_part(store_path: str) -> bytes:
     return store_path.rsplit("/", 1)[-1].split("-", 1)[0].encode()
 
 
-def rewritten_nar(variant: Variant, output: str, store: str | None) -> bytes:
-    """The variant's output as a NAR, its own hash parts replaced by the original's."""
-    nar = nixcli.dump_path(variant.outputs[output], store=store)
+def rewritten_nar(
+    variant: Variant, output: str, store: str | None, on_disk: Path | None = None
+) -> bytes:
+    """The variant's output as a NAR, its own hash parts replaced by the original's.
+
+    ``on_disk``: where the output's files are (a chroot store), read directly
+    rather than through one ``nix store dump-path`` process per output.
+    """
+    if on_disk is not None and (on_disk.exists() or on_disk.is_symlink()):
+        nar = nar_dump(on_disk)
+    else:
+        nar = nixcli.dump_path(variant.outputs[output], store=store)
     for name, original_path in variant.original.outputs:
         nar = nar.replace(hash_part(variant.outputs[name]), hash_part(original_path))
     return nar

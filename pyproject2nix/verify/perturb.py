@@ -120,6 +120,9 @@ class PerturbationPlan:
     applied: tuple[Perturbation, ...] = ()
     not_applied: tuple[NotPerturbed, ...] = ()
     tmpdir_b_name: str = "tmp-b"
+    # max-jobs of the environment variants, which build in store A while run B builds
+    # (core.py): within the build users the two runs share, if they share a group.
+    max_jobs_beside_b: str = "1"
 
 
 def parse_names(text: str) -> frozenset[str]:
@@ -368,7 +371,13 @@ def plan_perturbations(requested: frozenset[str] | None, host: Host) -> Perturba
                 "and what a build can read back, may change (Nix stores files 0444/0555)",
             )
         )
+    jobs_beside_b = jobs_a
+    if "build-user" not in wanted:  # B takes users of A's group too
+        users_a = len(host.build_group_uids.get(BUILD_GROUP_A, ()))
+        if users_a:
+            jobs_beside_b = max(1, min(jobs_a, users_a - int(settings_b["max-jobs"])))
     return PerturbationPlan(
+        max_jobs_beside_b=str(jobs_beside_b),
         settings_a=settings_a,
         settings_b=settings_b,
         wrapper_b=tuple(wrapper),

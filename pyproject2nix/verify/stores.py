@@ -14,8 +14,10 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +28,7 @@ from .model import RUN_A, RUN_B, Plan
 from .perturb import MIN_CLOCK_GAP_SECONDS, PerturbationPlan
 
 LineSink = Callable[[str], None]
+REMOVAL_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Workspace:
     extra_paths: list[Path] = field(default_factory=list)  # e.g. .check copies in a user store
     mounts: list[Path] = field(default_factory=list)  # disorderfs mount points
     scratch_paths: list[Path] = field(default_factory=list)  # removed even with keep
+    removals: list[threading.Thread] = field(default_factory=list)  # see remove_early
 
     @classmethod
     def create(cls, *, keep: bool) -> Workspace:
@@ -156,15 +160,44 @@ class Workspace:
                 if done.returncode == 0:
                     break
 
+    def remove_early(self, path: Path) -> None:
+        """Start removing ``path`` (read no more) while the run goes on; cleanup waits for it.
+
+        Deleting a store is mostly waiting on the disk (seconds for a few hundred MB),
+        so it overlaps the builds still running. Nothing is removed with ``keep``.
+        """
+        if self.keep:
+            return
+        thread = threading.Thread(target=remove_tree, args=(path,), name="p2n-remove")
+        thread.start()
+        self.removals.append(thread)
+
     def cleanup(self) -> None:
         """Remove everything this run made, unless ``keep``."""
         self.unmount()
         for path in self.scratch_paths:
             remove_tree(path)
+        for thread in self.removals:
+            thread.join()
         if self.keep:
             return
-        for path in [*self.extra_paths, self.root]:
+        for path in self.extra_paths:
             remove_tree(path)
+        with ThreadPoolExecutor(max_workers=REMOVAL_THREADS) as pool:
+            # A chroot store's paths one by one, in parallel: each waits on the disk.
+            list(pool.map(remove_tree, _store_entries(self.root)))
+        remove_tree(self.root)
+
+
+def _store_entries(root: Path) -> list[Path]:
+    """The store paths of the chroot stores directly under ``root`` (made writable to delete)."""
+    entries: list[Path] = []
+    for store_dir in sorted(root.glob("*/nix/store")):
+        if store_dir.is_symlink() or not store_dir.is_dir():
+            continue
+        _make_writable(store_dir)
+        entries += sorted(store_dir.iterdir())
+    return entries
 
 
 def remove_tree(path: Path) -> None:
