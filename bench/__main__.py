@@ -7,7 +7,11 @@ Sections (``--only`` picks some):
   index cache warm), each uv lock paired with ``uv export --frozen --offline``
   on the same lock (A B A B ...), each poetry.lock with ``poetry export`` when a
   Poetry with the export plugin is found (``$P2N_BENCH_POETRY``, else
-  ``poetry`` on PATH).
+  ``poetry`` on PATH). Each twice: *cold*, p2n's generate cache and TOML parse
+  cache emptied before every run (the index cache stays: a poetry.lock's URLs
+  come from it), and *warm*, the caches as the previous run left them (the
+  generate cache then answers: nothing the run reads changed). The bench's own
+  ``XDG_CACHE_HOME`` is in its work directory.
 - ``eval``: ``nix eval --raw …#packages.x86_64-linux.default.drvPath`` of the
   generated flakes, whole command and the evaluator's own CPU time
   (``NIX_SHOW_STATS``), beside a baseline that evaluates only the env's name.
@@ -15,9 +19,15 @@ Sections (``--only`` picks some):
   into a fresh chroot store each run, against ``uv sync --frozen`` with an empty
   cache and a fresh venv (with and without ``--compile-bytecode``: p2n's builds
   byte-compile, plain ``uv sync`` does not, so the first is the fair pair).
+  The store starts empty, so a Nix build also copies and patches the interpreter
+  (the stand-in) that ``uv sync --python`` finds installed; the variant
+  "interpreter in the store" builds it (and patchelf, zlib, libstdc++: what a
+  user's store already holds from nixpkgs) into the fresh store first, unmeasured.
+  Each build's timeline (``--log-format internal-json``) is kept in the work
+  directory as ``timeline-<n>-<project>.log``.
 - ``big``: the same for ``bench/fixtures/bigwheels`` (jax/jaxlib, scipy, pyarrow,
   polars, opencv, pandas, scikit-learn: ~340 MB of wheels; no CPU build of torch
-  is reachable from these machines), ``max-jobs auto`` against
+  is reachable from these machines), ``max-jobs auto`` (both variants) against
   ``uv sync --compile-bytecode``, one run each.
 - ``verify``: ``p2n verify`` of the same environment against one plain cold build of
   it in the same round, measured both with Nix defaults (``max-jobs = 1``: what a
@@ -98,6 +108,7 @@ class Bench:
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     projects: dict[str, Path] = field(default_factory=dict)
     standins: dict[str, Path] = field(default_factory=dict)
+    builds: int = 0
 
     def add(self, section: str, row: dict[str, Any]) -> None:
         self.results.setdefault(section, []).append(row)
@@ -169,9 +180,32 @@ def project(bench: Bench, name: str) -> Path:
         directory.mkdir(parents=True)
         for file in ("pyproject.toml", "uv.lock"):
             shutil.copy2(fixture(name) / file, directory / file)
-    run_measured([tool("p2n"), "generate", "--project", str(directory)], log=bench.log)
+    run_measured(
+        [tool("p2n"), "generate", "--project", str(directory)], env=p2n_env(bench), log=bench.log
+    )
     bench.projects[name] = directory
     return directory
+
+
+def p2n_env(bench: Bench) -> dict[str, str]:
+    """p2n's environment: its caches in the bench's work directory."""
+    return {**os.environ, "XDG_CACHE_HOME": str(bench.work / "cache")}
+
+
+CACHE_STATES = ("cold", "warm")
+
+
+def forget_generate(bench: Bench) -> None:
+    """Empty the caches of p2n generate's own work (not the package index cache)."""
+    for part in ("generate", "toml"):
+        shutil.rmtree(bench.work / "cache" / "p2n" / part, ignore_errors=True)
+
+
+def measure_p2n(bench: Bench, argv: list[str], cache: str) -> Sample:
+    """One run of ``argv`` (p2n) with its caches ``cold`` (emptied first) or ``warm``."""
+    if cache == "cold":
+        forget_generate(bench)
+    return run_measured(argv, env=p2n_env(bench), log=bench.log)
 
 
 def fixture(name: str) -> Path:
@@ -200,31 +234,33 @@ def bench_generate(bench: Bench) -> None:
         p2n_argv = [tool("p2n"), "generate", "--project", str(directory)]
         uv_argv = [tool("uv"), "export", "--frozen", "--offline", "-q", "--no-header"]
         run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False)
-        p2n: list[Sample] = []
-        uv: list[Sample] = []
-        for _ in range(bench.runs):
-            p2n.append(run_measured(p2n_argv, log=bench.log))
-            uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
-        ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
-        bench.add(
-            "generate",
-            {
-                "lock": name,
-                "format": "uv.lock",
-                "packages": count_packages(lock),
-                "lock_bytes": lock.stat().st_size,
-                "runs": bench.runs,
-                "p2n_wall_s": median([s.wall for s in p2n]),
-                "p2n_cpu_s": median([s.cpu for s in p2n]),
-                "p2n_peak_rss_mib": max(s.max_rss_kib for s in p2n) / 1024,
-                "uv_export_wall_s": median([s.wall for s in uv]),
-                "ratio": median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-                "target": TARGETS["generate"] if name in ("large", "synthetic-1000") else None,
-                "meets_target": median(ratios) <= 4 if name == "large" else None,
-            },
-        )
+        for cache in CACHE_STATES:
+            p2n: list[Sample] = []
+            uv: list[Sample] = []
+            for _ in range(bench.runs):
+                p2n.append(measure_p2n(bench, p2n_argv, cache))
+                uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
+            ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
+            bench.add(
+                "generate",
+                {
+                    "lock": name,
+                    "format": "uv.lock",
+                    "cache": cache,
+                    "packages": count_packages(lock),
+                    "lock_bytes": lock.stat().st_size,
+                    "runs": bench.runs,
+                    "p2n_wall_s": median([s.wall for s in p2n]),
+                    "p2n_cpu_s": median([s.cpu for s in p2n]),
+                    "p2n_peak_rss_mib": max(s.max_rss_kib for s in p2n) / 1024,
+                    "uv_export_wall_s": median([s.wall for s in uv]),
+                    "ratio": median(ratios),
+                    "ratio_min": min(ratios),
+                    "ratio_max": max(ratios),
+                    "target": TARGETS["generate"] if name in ("large", "synthetic-1000") else None,
+                    "meets_target": median(ratios) <= 4 if name == "large" else None,
+                },
+            )
     if not bench.quick:
         for name in POETRY_FIXTURES:
             bench_generate_poetry(bench, name)
@@ -240,7 +276,7 @@ def poetry_tool() -> str | None:
 
 
 def bench_generate_poetry(bench: Bench, name: str) -> None:
-    """Warm-cache ``p2n generate`` of a poetry.lock, beside ``poetry export`` if there is one."""
+    """``p2n generate`` of a poetry.lock (index cache warm), beside ``poetry export`` if found."""
     try:
         directory = project(bench, name)  # warm-up: fills p2n's index cache
     except CommandFailed as exc:
@@ -256,10 +292,24 @@ def bench_generate_poetry(bench: Bench, name: str) -> None:
     peer_env = {**os.environ, "POETRY_VIRTUALENVS_CREATE": "false"}
     if peer_argv is not None:
         run_measured(peer_argv, cwd=directory, env=peer_env, log=bench.log, stdout_to_log=False)
+    for cache in CACHE_STATES:
+        bench_poetry_runs(bench, name, directory, argv, peer_argv, peer_env, cache)
+
+
+def bench_poetry_runs(
+    bench: Bench,
+    name: str,
+    directory: Path,
+    argv: list[str],
+    peer_argv: list[str] | None,
+    peer_env: dict[str, str],
+    cache: str,
+) -> None:
+    """Runs of one poetry.lock with p2n's caches ``cold`` or ``warm``, paired with the peer."""
     samples: list[Sample] = []
     peer: list[Sample] = []
     for _ in range(bench.runs):
-        samples.append(run_measured(argv, log=bench.log))
+        samples.append(measure_p2n(bench, argv, cache))
         if peer_argv is not None:
             peer.append(
                 run_measured(
@@ -274,6 +324,7 @@ def bench_generate_poetry(bench: Bench, name: str) -> None:
         {
             "lock": name,
             "format": "poetry.lock",
+            "cache": cache,
             "packages": count_packages(lock),
             "lock_bytes": lock.stat().st_size,
             "runs": bench.runs,
@@ -382,12 +433,26 @@ class BuildVariant:
     kind: str  # "nix" or "uv"
     standin: str = "bytecode"
     options: tuple[str, ...] = ()
+    # The interpreter and the nixpkgs packages wheels link (patchelf, zlib, libstdc++)
+    # built into the fresh store before the measured build, as uv's interpreter is there
+    # before `uv sync`: the measured build is then p2n's derivations alone.
+    interpreter_in_store: bool = False
+
+
+# What a user's store holds from nixpkgs before a cold build of p2n's derivations.
+NIXPKGS_SEED = ("patchelf", "zlib", "stdenv.cc.cc.lib")
 
 
 def build_variants(quick: bool) -> list[BuildVariant]:
     variants = [
         BuildVariant("nix, Nix defaults", "nix"),
         BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+        BuildVariant(
+            "nix, max-jobs auto, interpreter in the store",
+            "nix",
+            options=TUNED_OPTIONS,
+            interpreter_in_store=True,
+        ),
         BuildVariant("uv sync", "uv"),
         BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",)),
     ]
@@ -402,8 +467,18 @@ def nix_cold_build(
     bench: Bench, variant: BuildVariant, rep: int, name: str = BUILD_PROJECT
 ) -> dict[str, Any]:
     directory = project(bench, name)
-    store = bench.work / "stores" / f"{len(os.listdir(bench.work / 'stores'))}"
-    stamped = bench.work / f"timeline-{store.name}.log"
+    bench.builds += 1  # stores are removed after each build: number them, keep each timeline
+    store = bench.work / "stores" / f"{bench.builds}"
+    stamped = bench.work / f"timeline-{store.name}-{name}.log"
+    standin = bench.standins[variant.standin]
+    if variant.interpreter_in_store:
+        python_attr = f"legacyPackages.{STANDIN_SYSTEM}.{host_python().attr_name}"
+        seed = [f"path:{standin}#{attr}" for attr in (python_attr, *NIXPKGS_SEED)]
+        run_measured(
+            ["nix", "build", "--no-link", "--store", f"local?root={store}", *seed],
+            env=nix_env(),
+            log=bench.log,
+        )
     argv = [
         "nix",
         "build",
@@ -413,7 +488,7 @@ def nix_cold_build(
         f"path:{directory}#packages.{STANDIN_SYSTEM}.default",
         "--override-input",
         "nixpkgs",
-        f"path:{bench.standins[variant.standin]}",
+        f"path:{standin}",
         "--log-format",
         "internal-json",
         "-v",
@@ -540,33 +615,44 @@ def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
 
 
 def bench_big(bench: Bench) -> None:
-    """The big-wheel lock: one cold build with ``max-jobs auto`` against uv, in turn."""
+    """The big-wheel lock: cold builds with ``max-jobs auto`` against uv, in turn."""
     (bench.work / "stores").mkdir(exist_ok=True)
-    nix_variant = BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS)
+    nix_variants = [
+        BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+        BuildVariant(
+            "nix, max-jobs auto, interpreter in the store",
+            "nix",
+            options=TUNED_OPTIONS,
+            interpreter_in_store=True,
+        ),
+    ]
     uv_variant = BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",))
-    bench.note("cold build of the big-wheel lock: nix, max-jobs auto")
-    nix = nix_cold_build(bench, nix_variant, 0, BIG_PROJECT)
+    bench.note(f"cold build of the big-wheel lock: {nix_variants[0].label}")
+    builds = [nix_cold_build(bench, nix_variants[0], 0, BIG_PROJECT)]
     bench.note("cold build of the big-wheel lock: uv sync --compile-bytecode")
     uv = uv_cold_sync(bench, uv_variant, 0, BIG_PROJECT)
-    wheels = wheels_built(nix["timeline"])
-    ratio = nix["wall_s"] / uv["wall_s"]
-    bench.add(
-        "big",
-        {
-            "project": BIG_PROJECT,
-            "wheels": wheels,
-            "download_bytes": wheel_bytes(fixture(BIG_PROJECT) / "uv.lock"),
-            "nix_wall_s": nix["wall_s"],
-            "nix_cpu_s": nix["cpu_s"],
-            "nix_timeline": nix["timeline"],
-            "uv_compile_bytecode_wall_s": uv["wall_s"],
-            "uv_compile_bytecode_cpu_s": uv["cpu_s"],
-            "ratio": ratio,
-            "load_average": os.getloadavg()[0],
-            "target": TARGETS["build-big"],
-            "meets_target": ratio <= 1.2,
-        },
-    )
+    bench.note(f"cold build of the big-wheel lock: {nix_variants[1].label}")
+    builds.append(nix_cold_build(bench, nix_variants[1], 0, BIG_PROJECT))
+    for variant, nix in zip(nix_variants, builds, strict=True):
+        ratio = nix["wall_s"] / uv["wall_s"]
+        bench.add(
+            "big",
+            {
+                "project": BIG_PROJECT,
+                "variant": variant.label,
+                "wheels": wheels_built(nix["timeline"]),
+                "download_bytes": wheel_bytes(fixture(BIG_PROJECT) / "uv.lock"),
+                "nix_wall_s": nix["wall_s"],
+                "nix_cpu_s": nix["cpu_s"],
+                "nix_timeline": nix["timeline"],
+                "uv_compile_bytecode_wall_s": uv["wall_s"],
+                "uv_compile_bytecode_cpu_s": uv["cpu_s"],
+                "ratio": ratio,
+                "load_average": os.getloadavg()[0],
+                "target": TARGETS["build-big"],
+                "meets_target": ratio <= 1.2,
+            },
+        )
 
 
 def wheel_bytes(lock: Path) -> int:
@@ -626,6 +712,8 @@ def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
     for row in results.get("generate", []):
         what = f"generate {row['lock']} ({row['format']}, {row['packages']} pkgs, "
         what += f"{row['lock_bytes'] / 1e6:.1f} MB)"
+        if row.get("cache"):
+            what += f", {row['cache']}"
         mine = f"{fmt_s(row['p2n_wall_s'])}, {row['p2n_peak_rss_mib']:.0f} MiB"
         peer = row.get("paired_with") or "uv export"
         peer_wall = row.get("peer_wall_s") or row["uv_export_wall_s"]
@@ -667,7 +755,8 @@ def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
         rows.append(
             [
                 f"cold build {row['project']} ({row['wheels']} wheels, "
-                f"{row['download_bytes'] / 1e6:.0f} MB): nix, max-jobs auto",
+                f"{row['download_bytes'] / 1e6:.0f} MB): "
+                f"{row.get('variant', 'nix, max-jobs auto')}",
                 f"{fmt_s(row['nix_wall_s'])} (CPU {fmt_s(row['nix_cpu_s'])})",
                 f"uv sync --compile-bytecode {fmt_s(row['uv_compile_bytecode_wall_s'])} "
                 f"(CPU {fmt_s(row['uv_compile_bytecode_cpu_s'])})",

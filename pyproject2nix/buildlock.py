@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - pure stdlib fallback
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import __version__
+from . import __version__, fsread
 from .buildsystem import BuildSystem
 from .dynamicversion import RecordedVersion
 from .errors import InputError
@@ -134,7 +134,7 @@ def read_build_lock(path: Path) -> BuildLock:
     value that fails is an error naming the entry, not something to fetch.
     """
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(fsread.read_text(path))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return BuildLock()
     lock = BuildLock()
@@ -273,6 +273,7 @@ def resolve(
         env.setdefault("GIT_ALLOW_PROTOCOL", "https:ssh")
         # uv looks for an interpreter even to lock; naming the one running p2n spares
         # it the search, whose libc probe fails where the host has no /lib64 loader.
+        fsread.opaque("uv resolved build requirements")
         proc = subprocess.run(
             [*uv_command(), "lock", "--no-build", "--quiet", "--python", sys.executable],
             cwd=root,

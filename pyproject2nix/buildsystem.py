@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from . import fsread
 from .errors import InputError
 from .tomlfile import load_toml, parse_toml
 
@@ -50,7 +51,7 @@ def local_build_system(directory: Path) -> BuildSystem:
     project reader, the overrides and the drift check.
     """
     pyproject = directory / "pyproject.toml"
-    if not pyproject.is_file():
+    if not fsread.is_file(pyproject):
         return LEGACY
     return build_system_from_table(load_toml(pyproject), str(pyproject))
 
@@ -136,6 +137,7 @@ def download(url: str, sha256: str, destination: Path, where: str) -> Path:
 
     digest = hashlib.sha256()
     partial = destination.with_name(destination.name + ".part")
+    fsread.opaque(f"downloaded {url}")
     try:
         with urllib.request.urlopen(url, timeout=120) as response, partial.open("wb") as out:
             while chunk := response.read(1 << 20):

@@ -31,9 +31,10 @@ from .generate import GenerateRequest, plan
 from .index import IndexClient, IndexFile
 from .index.client import Files, PageRequest
 from .index.versions import VersionRequest, files_of_version
+from .layout import GENERATED_MARK, INPUTS_FILE, INPUTS_MARK, OUTPUT_DIR
 from .lockfiles import LockDriftError, relock_command
 from .output import STAGING_PREFIX
-from .render import FORMAT, GENERATED_MARK, INPUTS_FILE, INPUTS_MARK, OUTPUT_DIR
+from .render import FORMAT
 from .settings import SETTINGS_MARK, Settings
 
 LOCK_DATA = f"{OUTPUT_DIR}/lock.nix"

@@ -17,7 +17,8 @@ import click
 
 from . import __version__
 from .errors import InputError, P2NError, VerdictError
-from .targets import DEFAULT_SYSTEMS, SYSTEMS
+from .request import GeneratePlan, GenerateRequest
+from .systems import DEFAULT_SYSTEMS, SYSTEM_NAMES
 
 
 class LazyGroup(click.Group):
@@ -84,7 +85,7 @@ def cli() -> None:
     "--system",
     "systems",
     multiple=True,
-    type=click.Choice(sorted(SYSTEMS)),
+    type=click.Choice(SYSTEM_NAMES),
     help="Nix system to generate for (repeatable); each must be served, or p2n stops with why. "
     f"Default: every one of {', '.join(DEFAULT_SYSTEMS)} the lock can serve; the others are "
     "left out with a warning and a note in p2n/lock.nix.",
@@ -225,9 +226,7 @@ def generate(
            nix run          the project's first console script
            nix develop      a shell with that interpreter and packages
     """
-    from packaging.utils import canonicalize_name
-
-    from .generate import GenerateRequest, plan
+    from .memo import cached_plan
     from .output import check_not_foreign, keeps_flake, recover, write_tree
     from .settings import Settings, relative_root
 
@@ -244,8 +243,8 @@ def generate(
             no_default_groups=no_dev,
             without_groups=without_groups,
             only_groups=only_groups or None,
-            prefer_sdist=tuple(p if p == ":all:" else canonicalize_name(p) for p in prefer_sdist),
-            prefer_wheel=tuple(canonicalize_name(p) for p in prefer_wheel),
+            prefer_sdist=_package_names(prefer_sdist),
+            prefer_wheel=_package_names(prefer_wheel),
             lock_file=lock_file.name if lock_file is not None else None,
             trust_index_hashes=trust_index_hashes,
             allow_insecure_http=allow_insecure_http,
@@ -257,7 +256,7 @@ def generate(
         frozen=frozen,
         progress=_progress_line if sys.stderr.isatty() else None,
     )
-    result = plan(request)
+    result = cached_plan(request, _plan)
     kept_flake = keeps_flake(project_dir, force)
     files = {
         rel: content
@@ -285,7 +284,12 @@ def generate(
             f"also found {printable(', '.join(result.other_locks))} "
             "(choose with --lock)"
         )
-    if result.resolved_files:
+    if result.resolved_files and result.from_cache:
+        click.echo(
+            f"p2n: URLs of {result.resolved_files} files from package indexes, as the last "
+            "run found them (nothing it read has changed)"
+        )
+    elif result.resolved_files:
         click.echo(
             f"p2n: URLs of {result.resolved_files} files from package indexes: "
             f"{result.index_requests} requests, {result.index_cached} pages from cache"
@@ -363,7 +367,7 @@ def check(project_dir: Path) -> None:
     "--system",
     "systems",
     multiple=True,
-    type=click.Choice(sorted(SYSTEMS)),
+    type=click.Choice(SYSTEM_NAMES),
     help="Only this Nix system (repeatable). Default: every default system a lock supports.",
 )
 @click.option("--python", metavar="3.X", help="Target CPython. Default: as p2n generate.")
@@ -418,6 +422,22 @@ def diff(
     )
     render = render_json if as_json else render_markdown if markdown else render_text
     click.echo(render(result), nl=False)
+
+
+def _package_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Names as given to --prefer-*, normalised (``:all:`` stays)."""
+    if not names:
+        return ()  # packaging is imported only where a run needs it
+    from packaging.utils import canonicalize_name
+
+    return tuple(n if n == ":all:" else canonicalize_name(n) for n in names)
+
+
+def _plan(request: GenerateRequest) -> GeneratePlan:
+    """Run the pipeline (imported only when the generate cache has no answer)."""
+    from .generate import plan
+
+    return plan(request)
 
 
 def _default_lock() -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import fsread
 from .buildsystem import BuildSystem
 from .errors import InputError
 from .tomlfile import load_toml
@@ -80,7 +81,7 @@ class RecordedVersion:
 def needs_backend_version(directory: Path) -> bool:
     """True when pyproject.toml does not state the version (dynamic, setup.py, a VCS plugin)."""
     pyproject = directory / "pyproject.toml"
-    if not pyproject.is_file():
+    if not fsread.is_file(pyproject):
         return True
     data = load_toml(pyproject)
     tool = data.get("tool")
@@ -98,6 +99,7 @@ def needs_backend_version(directory: Path) -> bool:
 
 def _git(directory: Path, *args: str) -> str | None:
     """Output of a read-only git command in ``directory``; None if it fails (no repo, no git)."""
+    fsread.opaque("asked git")
     try:
         result = subprocess.run(
             ["git", "-C", str(directory), *args],
@@ -148,6 +150,7 @@ def _clean_copy(directory: Path, scratch: Path) -> Path:
             ["clone", "--quiet", "--shared", "--no-checkout", "--", top, str(clone)],
             ["-C", str(clone), "checkout", "--quiet", "--detach", head, "--"],
         ):
+            fsread.opaque("ran git")
             result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise InputError(f"{top}: cannot clone HEAD to read the version: {result.stderr}")
@@ -200,6 +203,7 @@ def _run_backend(
         json.dumps(list(build_system.backend_path)),
         str(report),
     ]
+    fsread.opaque("ran a build backend")
     result = subprocess.run(
         command, cwd=source, capture_output=True, text=True, env=env, check=False
     )

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from . import fsread
 from .errors import InputError
 from .model import GitSource
 
@@ -194,6 +195,7 @@ def git_environment(url: str) -> dict[str, str]:
 def _run_git(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     import subprocess
 
+    fsread.opaque("ran git")
     return subprocess.run(
         ["git", *args],
         cwd=cwd,

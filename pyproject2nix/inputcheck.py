@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from . import fsread
 from .errors import InputError
 from .gitsource import check_git_policy
 from .model import Lock, SourceKind
@@ -29,9 +30,9 @@ def check_inside(path: Path, root: Path) -> None:
     The flake cannot read it either; and p2n would quote its content in errors
     (a TOML syntax error shows the offending line).
     """
-    if not path.is_symlink():
+    if not fsread.is_symlink(path):
         return
-    resolved = path.resolve()
+    resolved = fsread.resolve(path)
     if root not in resolved.parents:
         raise InputError(
             f"{path}: is a symlink out of the project directory {root}; a flake can only "
@@ -46,7 +47,7 @@ def read_python_version(path: Path) -> str:
     ``cpython-``/``cpython@`` prefix is dropped (``3.12.4`` stays whole).
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = fsread.read_bytes(path).decode("utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
@@ -85,9 +86,7 @@ def read_members(
     return members
 
 
-def check_local_files(
-    source_root: SourceRoot, lock: Lock, selections: Sequence[Selection]
-) -> None:
+def check_local_files(source_root: SourceRoot, lock: Lock, selections: Sequence[Selection]) -> None:
     """Wheels and sdists of path sources must be files inside the source root.
 
     A flake reads only the tree it is built from: a file outside would be read

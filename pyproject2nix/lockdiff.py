@@ -23,7 +23,8 @@ from packaging.version import Version
 from .errors import InputError, SelectionError
 from .model import Artifact, Lock, LockedPackage, SourceKind, Wheel
 from .select import Options, choose_sdist, choose_wheel, reachable, supports
-from .targets import DEFAULT_SYSTEMS, Target, default_python, parse_systems
+from .systems import DEFAULT_SYSTEMS
+from .targets import Target, default_python, parse_systems
 
 
 class FileKind(Enum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import fsread
 from .errors import InputError
 from .model import Lock
 from .project import LocalProject
@@ -28,19 +29,19 @@ def find_locks(
     """
     if lock_file is not None:
         beside = project_dir / lock_file  # a bare name is the project's, whatever the cwd
-        path = beside if not lock_file.is_absolute() and beside.is_file() else lock_file
-        if not path.is_file():
+        path = beside if not lock_file.is_absolute() and fsread.is_file(beside) else lock_file
+        if not fsread.is_file(path):
             path = beside
-        if not path.is_file():
+        if not fsread.is_file(path):
             raise InputError(f"{flag} {lock_file}: no such file")
-        if path.resolve().parent != project_dir.resolve():
+        if fsread.resolve(path).parent != fsread.resolve(project_dir):
             raise InputError(
                 f"{flag} {lock_file}: the lock must be in the project directory {project_dir} "
                 "(beside pyproject.toml)"
             )
         return [path]
-    found = [project_dir / name for name in LOCK_NAMES if (project_dir / name).is_file()]
-    named_pylocks = sorted(project_dir.glob("pylock.*.toml"))
+    found = [project_dir / name for name in LOCK_NAMES if fsread.is_file(project_dir / name)]
+    named_pylocks = fsread.glob(project_dir, "pylock.*.toml")
     if named_pylocks:
         from .pylock import is_pylock_name
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from .errors import OutputError
-from .render import GENERATED_MARK, OUTPUT_DIR
+from .layout import GENERATED_MARK, OUTPUT_DIR
 
 
 def keeps_flake(directory: Path, force: bool) -> bool:
@@ -164,8 +164,7 @@ def recover(directory: Path) -> None:
             _recover_locked(directory)
     except OSError as exc:
         raise OutputError(
-            f"{exc.filename or directory}: cannot clean up after an interrupted run: "
-            f"{exc.strerror}"
+            f"{exc.filename or directory}: cannot clean up after an interrupted run: {exc.strerror}"
         ) from exc
 
 

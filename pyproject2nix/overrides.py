@@ -31,6 +31,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from . import fsread
 from .errors import InputError
 from .tomlfile import TomlTable, load_toml
 
@@ -166,8 +167,7 @@ class Overrides:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             prefix = "tool.p2n." if self.file == "pyproject.toml" else ""
             raise InputError(
-                f"{self.file}: {prefix}packages.{name}: no package '{name}' in "
-                f"{lock_file}{hint}"
+                f"{self.file}: {prefix}packages.{name}: no package '{name}' in {lock_file}{hint}"
             )
 
 
@@ -176,7 +176,7 @@ def read_overrides(project_dir: Path, pyproject: dict[str, Any]) -> Overrides:
     tool = pyproject.get("tool")
     in_pyproject = isinstance(tool, dict) and "p2n" in tool
     separate = project_dir / OVERRIDES_FILE
-    if separate.is_file():
+    if fsread.is_file(separate):
         if in_pyproject:
             raise InputError(
                 f"{separate}: overrides are also in pyproject.toml [tool.p2n]; "
@@ -195,9 +195,7 @@ def read_overrides(project_dir: Path, pyproject: dict[str, Any]) -> Overrides:
 def parse_overrides(table: TomlTable, file: str) -> Overrides:
     """Validate the overrides table (``[tool.p2n]`` or a p2n.toml)."""
     _known_keys(table, _TOP_KEYS)
-    libraries = (
-        _attr_paths(table, "libraries") if "libraries" in table.data else DEFAULT_LIBRARIES
-    )
+    libraries = _attr_paths(table, "libraries") if "libraries" in table.data else DEFAULT_LIBRARIES
     packages: dict[NormalizedName, PackageOverride] = {}
     spelled: dict[NormalizedName, str] = {}
     packages_table = table.opt_table("packages")
@@ -246,8 +244,7 @@ def _attr_paths(table: TomlTable, key: str) -> tuple[str, ...]:
         if not _ATTR_PATH.fullmatch(value):
             raise table.error(
                 f"{key}[{index}]",
-                f"{value!r} is not a nixpkgs attribute path (such as \"zlib\" or "
-                '"stdenv.cc.cc.lib")',
+                f'{value!r} is not a nixpkgs attribute path (such as "zlib" or "stdenv.cc.cc.lib")',
             )
     return tuple(dict.fromkeys(values))
 
@@ -283,10 +280,10 @@ def _patches(table: TomlTable, project_dir: Path) -> tuple[str, ...]:
         relative = PurePosixPath(text)
         if relative.is_absolute() or ".." in relative.parts or not text:
             raise table.error(where, f"{text!r}: give a path inside the project, relative to it")
-        if not (project_dir / relative).is_file():
+        if not fsread.is_file(project_dir / relative):
             raise table.error(where, f"{text!r}: no such file in {project_dir}")
-        root = project_dir.resolve()
-        if root not in (project_dir / relative).resolve().parents:
+        root = fsread.resolve(project_dir)
+        if root not in fsread.resolve(project_dir / relative).parents:
             raise table.error(where, f"{text!r}: a symlink out of the project; give the file")
         result.append(relative.as_posix())
     return tuple(result)

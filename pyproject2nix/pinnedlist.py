@@ -20,6 +20,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import fsread
 from .errors import InputError
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind
 from .tomlfile import load_toml
@@ -100,8 +101,8 @@ def project_root(lock_path: Path, project_name: str | None) -> LockedPackage:
     ``virtual = "."`` (a project without ``[build-system]``: its dependencies only).
     """
     pyproject = lock_path.parent / "pyproject.toml"
-    buildable = pyproject.is_file() and "build-system" in load_toml(pyproject)
-    name = canonicalize_name(project_name or lock_path.parent.resolve().name)
+    buildable = fsread.is_file(pyproject) and "build-system" in load_toml(pyproject)
+    name = canonicalize_name(project_name or fsread.resolve(lock_path.parent).name)
     kind = SourceKind.EDITABLE if buildable else SourceKind.VIRTUAL
     return LockedPackage(name=name, version=None, source=Source(kind, "."))
 

@@ -19,6 +19,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from . import fsread
 from .errors import InputError
 from .gitsource import git_source
 from .model import Lock, LockedPackage, Source, SourceKind
@@ -83,7 +84,7 @@ def read_pipfile_lock(path: Path, project_name: str | None = None) -> Lock:
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(fsread.read_bytes(path))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

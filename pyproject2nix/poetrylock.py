@@ -41,6 +41,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from . import fsread
 from .errors import InputError
 from .gitsource import git_source
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
@@ -114,7 +115,7 @@ def lock_from_poetry_toml(path: Path, data: dict[str, Any], pyproject: Path) -> 
             f"{', '.join(SUPPORTED_LOCK_VERSIONS)}); re-lock with Poetry 1.1 to 2.x",
         )
     requires_python = _python_versions(metadata)
-    if not pyproject.is_file():
+    if not fsread.is_file(pyproject):
         raise InputError(f"{pyproject}: not found; poetry.lock needs the pyproject.toml beside it")
     pyproject_data = load_toml(pyproject)
     project = _read_project(pyproject, pyproject_data)
@@ -760,7 +761,7 @@ def _read_project(path: Path, data: dict[str, Any]) -> _Project:
         raise InputError(f"{path}: version: invalid version {version_text!r}") from exc
     package_mode = poetry.data.get("package-mode", True) if poetry else True
     project = _Project(
-        name=canonicalize_name(name_text or path.parent.resolve().name),
+        name=canonicalize_name(name_text or fsread.resolve(path.parent).name),
         version=version,
         virtual=package_mode is False,
     )

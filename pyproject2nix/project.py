@@ -12,6 +12,7 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from . import fsread
 from .errors import InputError
 from .tomlfile import TomlTable, load_toml
 
@@ -33,8 +34,8 @@ class LocalProject:
 def read_project(directory: Path) -> LocalProject:
     """Read ``directory/pyproject.toml``."""
     path = directory / "pyproject.toml"
-    if not path.is_file():
-        if any((directory / name).is_file() for name in ("setup.py", "setup.cfg")):
+    if not fsread.is_file(path):
+        if any(fsread.is_file(directory / name) for name in ("setup.py", "setup.cfg")):
             # setuptools without pyproject.toml (PEP 517's fallback): nothing static to read,
             # its backend names the distribution and its scripts when it builds the wheel.
             return LocalProject(directory, None, None, (), _import_root(directory))
@@ -105,8 +106,9 @@ def _classic_poetry(directory: Path, poetry: TomlTable) -> LocalProject:
 def _import_root(directory: Path) -> str:
     """``src`` for a src-layout project, else the project directory itself."""
     src = directory / "src"
-    if src.is_dir() and any(
-        (child / "__init__.py").is_file() or child.suffix == ".py" for child in src.iterdir()
+    if fsread.is_dir(src) and any(
+        fsread.is_file(child / "__init__.py") or child.suffix == ".py"
+        for child in fsread.iterdir(src)
     ):
         return "src"
     return "."

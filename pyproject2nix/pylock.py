@@ -31,6 +31,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from . import fsread
 from .errors import InputError
 from .gitsource import git_source
 from .model import Artifact, Dependency, Lock, LockedPackage, Source, SourceKind, Wheel
@@ -77,7 +78,7 @@ def lock_from_pylock_toml(path: Path, data: dict[str, Any], project_name: str | 
     if root_index is not None:
         root_name = packages[root_index].name
     else:
-        root_name = canonicalize_name(project_name or path.parent.resolve().name)
+        root_name = canonicalize_name(project_name or fsread.resolve(path.parent).name)
     others = [
         (package, locked)
         for package, locked in zip(pylock.packages, packages, strict=True)

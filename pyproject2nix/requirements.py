@@ -34,6 +34,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from . import fsread
 from .errors import InputError
 from .gitsource import parse_git_location
 from .model import Artifact, Lock, LockedPackage, Source, SourceKind, Wheel
@@ -151,7 +152,7 @@ def _platform_markers(path: Path, command: list[str]) -> tuple[Marker, ...]:
 def read_requirements(path: Path, project_name: str | None = None) -> Lock:
     """Parse a compiled, hashed requirements file into a :class:`Lock`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = fsread.read_text(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
@@ -220,8 +221,8 @@ def _refusal(option: str) -> str:
 def _check_project_path(path: Path, value: str, where: str) -> None:
     """``-e`` must name the project itself (``.`` or its ``file://`` URL)."""
     target = unquote(urlsplit(value).path) if value.startswith("file:") else value
-    directory = (path.parent / target).resolve()
-    if directory != path.parent.resolve():
+    directory = fsread.resolve(path.parent / target)
+    if directory != fsread.resolve(path.parent):
         raise InputError(
             f"{where}: -e {value}: p2n installs only the project itself as editable "
             "(-e .); lock other local packages as a uv workspace"

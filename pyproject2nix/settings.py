@@ -9,13 +9,13 @@ anything. Only what changes the generated files is here; how p2n runs
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .select import FilePolicy, Options
+if TYPE_CHECKING:  # selection (packaging's markers and tags) is imported only to select
+    from .select import FilePolicy, Options
 
 SETTINGS_MARK = "# p2n-settings: "
 
@@ -61,6 +61,8 @@ class Settings:
     @property
     def options(self) -> Options:
         """What selection installs besides the project's own dependencies."""
+        from .select import Options
+
         return Options(
             extras=frozenset(self.extras),
             all_extras=self.all_extras,
@@ -75,6 +77,8 @@ class Settings:
     @property
     def policy(self) -> FilePolicy:
         """The opt-ins for http:// and file:// URLs."""
+        from .select import FilePolicy
+
         return FilePolicy(
             allow_insecure_http=self.allow_insecure_http, allow_file_urls=self.allow_file_urls
         )
@@ -91,6 +95,8 @@ class Settings:
             if value == spec.default and not spec.metadata.get("always"):
                 continue
             record[spec.name] = list(value) if isinstance(value, tuple) else value
+        import json  # only to record: the generate cache compares settings without it
+
         return json.dumps(record, sort_keys=True)
 
     def header_line(self) -> str:
@@ -103,6 +109,8 @@ class Settings:
 
         Raises ValueError for text that is not such a record (the caller names the file).
         """
+        import json
+
         record = json.loads(text)
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, parse_wheel_filename
 
+from . import fsread
 from .buildlock import BUILD_LOCK_FILE, PinnedWheel, RecordedSource, StaleBuildLock, resolve
 from .buildsystem import (
     BuildSystem,
@@ -146,6 +147,7 @@ def learn_sources(
     if missing and not online:
         raise stale(f"{missing[0].key} ({missing[0].label.split()[0]}) is not recorded")
     if missing:
+        fsread.opaque("learnt build systems")  # recorded in p2n/build-systems.toml for next time
         import tempfile  # only to fetch what the build lock does not record
 
         with tempfile.TemporaryDirectory(prefix="p2n-sources-") as scratch:

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from . import fsread
 from .errors import InputError
 
 
@@ -31,7 +32,7 @@ class SourceRoot:
 
     def inside(self, path: Path, where: str) -> Path:
         """``path`` resolved (symlinks followed: a link out counts as outside), if inside."""
-        resolved = path.resolve()
+        resolved = fsread.resolve(path)
         if resolved != self.root and self.root not in resolved.parents:
             raise InputError(f"{where} is outside {self._boundary()}")
         return resolved
@@ -61,10 +62,10 @@ class SourceRoot:
 
 def find_source_root(project_dir: Path, root: Path | None = None) -> SourceRoot:
     """``--root`` (which must hold the project), else the git repository, else the project."""
-    project = project_dir.resolve()
+    project = fsread.resolve(project_dir)
     if root is not None:
-        chosen = root.resolve()
-        if not chosen.is_dir():
+        chosen = fsread.resolve(root)
+        if not fsread.is_dir(chosen):
             raise InputError(f"--root {root}: no such directory")
         if chosen != project and chosen not in project.parents:
             raise InputError(
@@ -73,6 +74,6 @@ def find_source_root(project_dir: Path, root: Path | None = None) -> SourceRoot:
             )
         return SourceRoot(project, chosen, "option")
     for directory in (project, *project.parents):
-        if (directory / ".git").exists():
+        if fsread.exists(directory / ".git"):
             return SourceRoot(project, directory, "git")
     return SourceRoot(project, project, "project")

@@ -16,6 +16,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
 from .errors import InputError
+from .systems import SYSTEM_NAMES
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo("aarch64-darwin", "darwin", "Darwin", "arm64", macos=(14, 0)),
     )
 }
-DEFAULT_SYSTEMS = ("aarch64-darwin", "aarch64-linux", "x86_64-darwin", "x86_64-linux")
+if tuple(sorted(SYSTEMS)) != SYSTEM_NAMES:  # the CLI offers the names without this module
+    raise AssertionError(f"systems.SYSTEM_NAMES {SYSTEM_NAMES} differ from {sorted(SYSTEMS)}")
 
 # CPython minor versions nixpkgs ships as pythonXY, with the patch release
 # nixpkgs carries (used for python_full_version markers).

@@ -11,7 +11,6 @@ try:  # tomli ships mypyc-compiled wheels: ~3x faster than the stdlib on large l
     import tomli as tomllib
 except ImportError:  # pragma: no cover - pure stdlib fallback
     import tomllib  # type: ignore[no-redef]
-import hashlib
 import marshal
 import os
 import re
@@ -20,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import fsread
 from .errors import InputError
 
 
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; a syntax error or unreadable file becomes an InputError."""
     try:
-        data = path.read_bytes()
+        data = fsread.read_bytes(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     if data.startswith(b"\xef\xbb\xbf"):
@@ -76,7 +76,7 @@ _PARSER = f"{tomllib.__name__}{getattr(tomllib, '__version__', '')}"
 
 def _cache_file(data: bytes) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = fsread.digest(data)
     python = f"py{sys.version_info[0]}{sys.version_info[1]}"
     return Path(base) / "p2n" / "toml" / f"{digest}-{_PARSER}-{python}.marshal"
 

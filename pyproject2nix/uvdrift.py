@@ -30,6 +30,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion
 
+from . import fsread
 from .tomlfile import TomlTable, load_toml
 
 _LOCAL_SOURCES = ("path", "directory", "editable", "virtual", "workspace")
@@ -104,7 +105,7 @@ def uv_drift(lock_path: Path, data: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _read_pyproject(directory: Path) -> TomlTable | None:
     path = directory / "pyproject.toml"
-    if not path.is_file():
+    if not fsread.is_file(path):
         return None
     return TomlTable(path, "", load_toml(path))
 
@@ -299,13 +300,15 @@ def _workspace_members(root_dir: Path, root: TomlTable) -> dict[NormalizedName, 
     if workspace is None:
         return members
     excluded = {
-        path.resolve()
+        fsread.resolve(path)
         for pattern in workspace.strings("exclude")
         for path in _glob(root_dir, pattern)
     }
     for pattern in workspace.strings("members"):
         for directory in _glob(root_dir, pattern):
-            if directory.resolve() in excluded or directory.resolve() == root_dir.resolve():
+            if fsread.resolve(directory) in excluded or fsread.resolve(directory) == fsread.resolve(
+                root_dir
+            ):
                 continue
             pyproject = _read_pyproject(directory)
             member = _project_table(pyproject) if pyproject is not None else None
@@ -317,7 +320,7 @@ def _workspace_members(root_dir: Path, root: TomlTable) -> dict[NormalizedName, 
 def _glob(root_dir: Path, pattern: str) -> Iterator[Path]:
     if PurePosixPath(pattern).is_absolute():
         return iter(())
-    return (path for path in sorted(root_dir.glob(pattern)) if path.is_dir())
+    return (path for path in fsread.glob(root_dir, pattern) if fsread.is_dir(path))
 
 
 def _requires_python_drift(root_dir: Path, root: TomlTable, top: TomlTable) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import __version__
+from .. import __version__, fsread
 from ..errors import IndexQueryError
 from .simple import ACCEPT, IndexFile, PageError, page_url, parse_page
 from .versions import (
@@ -210,6 +210,7 @@ class IndexClient:
             )
         request = _request(url)
         for attempt in range(self.retries + 1):
+            fsread.opaque("asked a package index")
             with self._lock:
                 self.requests += 1
             try:
@@ -266,7 +267,7 @@ class IndexClient:
     def _read_cache(self, index_url: str, project: str) -> Files | None:
         path = self._cache_path(index_url, project)
         try:
-            document = json.loads(path.read_text())
+            document = json.loads(fsread.read_text(path))
             if document.get("format") != CACHE_FORMAT:
                 return None
             files = [IndexFile(*entry) for entry in document["files"]]

@@ -35,6 +35,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from .. import fsread
 from .simple import IndexFile
 
 STORE_FORMAT = 1
@@ -181,7 +182,7 @@ class VersionStore:
 
 def _read(path: Path) -> dict[str, dict[str, list[Any]]]:
     try:
-        document = json.loads(path.read_bytes())
+        document = json.loads(fsread.read_bytes(path))
     except (OSError, ValueError):
         return {}  # absent or damaged: start empty
     if not isinstance(document, dict) or document.get("format") != STORE_FORMAT:
