@@ -19,9 +19,15 @@ Sections (``--only`` picks some):
   into a fresh chroot store each run, against ``uv sync --frozen`` with an empty
   cache and a fresh venv (with and without ``--compile-bytecode``: p2n's builds
   byte-compile, plain ``uv sync`` does not, so the first is the fair pair).
+  The store starts empty, so a Nix build also copies and patches the interpreter
+  (the stand-in) that ``uv sync --python`` finds installed; the variant
+  "interpreter in the store" builds it (and patchelf, zlib, libstdc++: what a
+  user's store already holds from nixpkgs) into the fresh store first, unmeasured.
+  Each build's timeline (``--log-format internal-json``) is kept in the work
+  directory as ``timeline-<n>-<project>.log``.
 - ``big``: the same for ``bench/fixtures/bigwheels`` (jax/jaxlib, scipy, pyarrow,
   polars, opencv, pandas, scikit-learn: ~340 MB of wheels; no CPU build of torch
-  is reachable from these machines), ``max-jobs auto`` against
+  is reachable from these machines), ``max-jobs auto`` (both variants) against
   ``uv sync --compile-bytecode``, one run each.
 - ``verify``: ``p2n verify`` of the same environment against one plain cold build of
   it in the same round, measured both with Nix defaults (``max-jobs = 1``: what a
@@ -102,6 +108,7 @@ class Bench:
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     projects: dict[str, Path] = field(default_factory=dict)
     standins: dict[str, Path] = field(default_factory=dict)
+    builds: int = 0
 
     def add(self, section: str, row: dict[str, Any]) -> None:
         self.results.setdefault(section, []).append(row)
@@ -435,12 +442,26 @@ class BuildVariant:
     kind: str  # "nix" or "uv"
     standin: str = "bytecode"
     options: tuple[str, ...] = ()
+    # The interpreter and the nixpkgs packages wheels link (patchelf, zlib, libstdc++)
+    # built into the fresh store before the measured build, as uv's interpreter is there
+    # before `uv sync`: the measured build is then p2n's derivations alone.
+    interpreter_in_store: bool = False
+
+
+# What a user's store holds from nixpkgs before a cold build of p2n's derivations.
+NIXPKGS_SEED = ("patchelf", "zlib", "stdenv.cc.cc.lib")
 
 
 def build_variants(quick: bool) -> list[BuildVariant]:
     variants = [
         BuildVariant("nix, Nix defaults", "nix"),
         BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+        BuildVariant(
+            "nix, max-jobs auto, interpreter in the store",
+            "nix",
+            options=TUNED_OPTIONS,
+            interpreter_in_store=True,
+        ),
         BuildVariant("uv sync", "uv"),
         BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",)),
     ]
@@ -455,8 +476,18 @@ def nix_cold_build(
     bench: Bench, variant: BuildVariant, rep: int, name: str = BUILD_PROJECT
 ) -> dict[str, Any]:
     directory = project(bench, name)
-    store = bench.work / "stores" / f"{len(os.listdir(bench.work / 'stores'))}"
-    stamped = bench.work / f"timeline-{store.name}.log"
+    bench.builds += 1  # stores are removed after each build: number them, keep each timeline
+    store = bench.work / "stores" / f"{bench.builds}"
+    stamped = bench.work / f"timeline-{store.name}-{name}.log"
+    standin = bench.standins[variant.standin]
+    if variant.interpreter_in_store:
+        python_attr = f"legacyPackages.{STANDIN_SYSTEM}.{host_python().attr_name}"
+        seed = [f"path:{standin}#{attr}" for attr in (python_attr, *NIXPKGS_SEED)]
+        run_measured(
+            ["nix", "build", "--no-link", "--store", f"local?root={store}", *seed],
+            env=nix_env(),
+            log=bench.log,
+        )
     argv = [
         "nix",
         "build",
@@ -466,7 +497,7 @@ def nix_cold_build(
         f"path:{directory}#packages.{STANDIN_SYSTEM}.default",
         "--override-input",
         "nixpkgs",
-        f"path:{bench.standins[variant.standin]}",
+        f"path:{standin}",
         "--log-format",
         "internal-json",
         "-v",
@@ -593,33 +624,44 @@ def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
 
 
 def bench_big(bench: Bench) -> None:
-    """The big-wheel lock: one cold build with ``max-jobs auto`` against uv, in turn."""
+    """The big-wheel lock: cold builds with ``max-jobs auto`` against uv, in turn."""
     (bench.work / "stores").mkdir(exist_ok=True)
-    nix_variant = BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS)
+    nix_variants = [
+        BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+        BuildVariant(
+            "nix, max-jobs auto, interpreter in the store",
+            "nix",
+            options=TUNED_OPTIONS,
+            interpreter_in_store=True,
+        ),
+    ]
     uv_variant = BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",))
-    bench.note("cold build of the big-wheel lock: nix, max-jobs auto")
-    nix = nix_cold_build(bench, nix_variant, 0, BIG_PROJECT)
+    bench.note(f"cold build of the big-wheel lock: {nix_variants[0].label}")
+    builds = [nix_cold_build(bench, nix_variants[0], 0, BIG_PROJECT)]
     bench.note("cold build of the big-wheel lock: uv sync --compile-bytecode")
     uv = uv_cold_sync(bench, uv_variant, 0, BIG_PROJECT)
-    wheels = wheels_built(nix["timeline"])
-    ratio = nix["wall_s"] / uv["wall_s"]
-    bench.add(
-        "big",
-        {
-            "project": BIG_PROJECT,
-            "wheels": wheels,
-            "download_bytes": wheel_bytes(fixture(BIG_PROJECT) / "uv.lock"),
-            "nix_wall_s": nix["wall_s"],
-            "nix_cpu_s": nix["cpu_s"],
-            "nix_timeline": nix["timeline"],
-            "uv_compile_bytecode_wall_s": uv["wall_s"],
-            "uv_compile_bytecode_cpu_s": uv["cpu_s"],
-            "ratio": ratio,
-            "load_average": os.getloadavg()[0],
-            "target": TARGETS["build-big"],
-            "meets_target": ratio <= 1.2,
-        },
-    )
+    bench.note(f"cold build of the big-wheel lock: {nix_variants[1].label}")
+    builds.append(nix_cold_build(bench, nix_variants[1], 0, BIG_PROJECT))
+    for variant, nix in zip(nix_variants, builds, strict=True):
+        ratio = nix["wall_s"] / uv["wall_s"]
+        bench.add(
+            "big",
+            {
+                "project": BIG_PROJECT,
+                "variant": variant.label,
+                "wheels": wheels_built(nix["timeline"]),
+                "download_bytes": wheel_bytes(fixture(BIG_PROJECT) / "uv.lock"),
+                "nix_wall_s": nix["wall_s"],
+                "nix_cpu_s": nix["cpu_s"],
+                "nix_timeline": nix["timeline"],
+                "uv_compile_bytecode_wall_s": uv["wall_s"],
+                "uv_compile_bytecode_cpu_s": uv["cpu_s"],
+                "ratio": ratio,
+                "load_average": os.getloadavg()[0],
+                "target": TARGETS["build-big"],
+                "meets_target": ratio <= 1.2,
+            },
+        )
 
 
 def wheel_bytes(lock: Path) -> int:
@@ -722,7 +764,8 @@ def table(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
         rows.append(
             [
                 f"cold build {row['project']} ({row['wheels']} wheels, "
-                f"{row['download_bytes'] / 1e6:.0f} MB): nix, max-jobs auto",
+                f"{row['download_bytes'] / 1e6:.0f} MB): "
+                f"{row.get('variant', 'nix, max-jobs auto')}",
                 f"{fmt_s(row['nix_wall_s'])} (CPU {fmt_s(row['nix_cpu_s'])})",
                 f"uv sync --compile-bytecode {fmt_s(row['uv_compile_bytecode_wall_s'])} "
                 f"(CPU {fmt_s(row['uv_compile_bytecode_cpu_s'])})",

@@ -43,7 +43,7 @@ in
         "-S"
         ./unpack_installer.py
       ];
-      wheel = fetchFile pin;
+      wheel = fetchFile (pin // { first = true; });
       PYTHONHASHSEED = "0";
       PYTHONDONTWRITEBYTECODE = "1";
     };

@@ -374,7 +374,7 @@ def test_native_runtime_packages(standin: Path) -> None:
         Path(e["outputs"]["out"]).name.split("-", 1)[1]: Path(e["outputs"]["out"])
         for e in json.loads(result.stdout)
     }
-    patchelf, zlib = built["patchelf-standin"], built["zlib-standin"]
+    patchelf, zlib = built["patchelf-standin"], built["libz-standin"]
     gcc_lib = built["gcc-standin-lib"]
     version = subprocess.run(
         [str(patchelf / "bin" / "patchelf"), "--version"], capture_output=True, text=True

@@ -438,7 +438,10 @@ _FLAKE_NIX = """\
 
       # nixpkgs' stdenv.cc.cc.lib: libstdc++ and libgcc_s of the compiler, in lib/.
       gccLib = copyOf "gcc-standin-lib" "gcc-lib";
-      zlib = copyOf "zlib-standin" "zlib";
+      # Named to sort before every p2n derivation (python3.X-…): Nix starts runnable builds
+      # in name order, while nixpkgs' zlib is substituted before any build starts. As
+      # "zlib-…" it was built last and held back every wheel with native code.
+      zlib = copyOf "libz-standin" "zlib";
       # glibc: the host's loader and libraries. Its loader searches the host's /lib, not
       # its own directory (nixpkgs' does): a program finds glibc only through a RUNPATH.
       glibc = copyOf "glibc-standin" "glibc";
