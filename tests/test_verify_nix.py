@@ -90,6 +90,12 @@ def test_reproducible_chain_exits_0_and_lists_each_derivation(tmp_path: Path) ->
         assert output["nar_hash_a"].startswith("sha256-")
     assert [f["name"] for f in report["fixed_outputs"]] == ["source.txt"]
     assert {p["name"] for p in report["perturbations"]} >= {"clock", "build-dir", "cores"}
+    phases = report["timings_seconds"]
+    assert set(phases) == {
+        "evaluate", "fetch_and_copy", "build_a", "build_b", "compare", "variants",
+        "variants_build", "variants_compare", "cleanup", "total",
+    }  # fmt: skip
+    assert phases["variants"] >= phases["variants_build"] and phases["total"] >= phases["build_b"]
     cases = junit_cases(tmp_path / "report.xml")
     assert sorted(cases) == ["first", "second", "third"]
     assert all(case.find("failure") is None for case in cases.values())

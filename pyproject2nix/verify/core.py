@@ -339,6 +339,7 @@ class _VariantBuild:
     valid: PathInfos
     varied: tuple[str, ...]
     scratch: Path
+    started: float  # time.monotonic() when making them began
 
 
 def _settings_beside_b(run_a: RunSettings, perturbation_plan: PerturbationPlan) -> RunSettings:
@@ -392,7 +393,7 @@ def _build_variants(
         [path for variant in variants for path in variant.outputs.values()], store=store.url
     )
     context.timed("variants_build", started)
-    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch)
+    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch, started)
 
 
 def _apply_variants(
@@ -416,6 +417,7 @@ def _apply_variants(
         dataclasses.replace(r, found_by=found_by) if r.found_by == "variant" else r for r in checked
     ]
     context.timed("variants_compare", started)
+    context.timed("variants", built.started)  # from making them to compared, as before
     return checked
 
 
