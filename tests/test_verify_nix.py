@@ -211,6 +211,12 @@ def test_same_store_mode_uses_nix_check(tmp_path: Path) -> None:
 
     chain = fixture_flake("chain", tmp_path)
     assert verify(f"path:{chain}", "--same-store", "-q", tmpdir=tmp_path / "tmp").returncode == 0
+    # A store other than the default gets the derivations and the fetched source first.
+    given = f"local?root={tmp_path / 'given'}"
+    in_given = verify(f"path:{chain}", "--same-store", "--store-a", given, tmpdir=tmp_path / "tmp")
+    assert in_given.returncode == 0, in_given.stdout + in_given.stderr
+    assert list((tmp_path / "given" / "nix" / "store").glob("*-third"))
+    remove_tree(tmp_path / "given")
 
 
 def test_keep_leaves_the_stores_and_says_where(tmp_path: Path) -> None:
