@@ -130,7 +130,9 @@ def verify(options: VerifyOptions, progress: Progress) -> VerifyReport:
         else:
             report = _verify_separate_stores(plan, context)
     finally:
+        cleanup_started = time.monotonic()
         context.workspace.cleanup()
+        context.timed("cleanup", cleanup_started)
         if options.keep:
             progress(f"p2n verify: kept the work directory {context.workspace.root}")
     context.timed("total", started)
