@@ -268,16 +268,13 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
                 for derivation in plan.built()
                 if all(infos[RUN_A].get(path) is not None for path in derivation.output_paths)
             ]
-            variant_settings = dataclasses.replace(
-                run_a,
-                label="env",
-                nix_settings={
-                    **run_a.nix_settings,
-                    "max-jobs": perturbation_plan.max_jobs_beside_b,
-                },
-            )
             variants = background.submit(
-                _build_variants, built_in_a, store_a, variant_settings, perturbation_plan, context
+                _build_variants,
+                built_in_a,
+                store_a,
+                _settings_beside_b(run_a, perturbation_plan),
+                perturbation_plan,
+                context,
             )
 
         wait_for_clock_gap(finished)
@@ -344,24 +341,13 @@ class _VariantBuild:
     scratch: Path
 
 
-def _variant_check(
-    results: list[DerivationResult],
-    store: Store,
-    run_a: RunSettings,
-    perturbation_plan: PerturbationPlan,
-    context: _Context,
-) -> list[DerivationResult]:
-    """Rebuild each derivation that is reproducible so far as a variant (variables, umask).
-
-    The variant builds in ``store`` (A's) on A's inputs, with A's settings: only
-    what the variant changes differs. See :mod:`envcheck`.
-    """
-    candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
-    if not candidates:
-        return results
-    settings = dataclasses.replace(run_a, label="env")
-    built = _build_variants(candidates, store, settings, perturbation_plan, context)
-    return _apply_variants(results, built, store, context)
+def _settings_beside_b(run_a: RunSettings, perturbation_plan: PerturbationPlan) -> RunSettings:
+    """Run A's settings for variants that build while run B does (see max_jobs_beside_b)."""
+    return dataclasses.replace(
+        run_a,
+        label="env",
+        nix_settings={**run_a.nix_settings, "max-jobs": perturbation_plan.max_jobs_beside_b},
+    )
 
 
 def _build_variants(
@@ -371,7 +357,12 @@ def _build_variants(
     perturbation_plan: PerturbationPlan,
     context: _Context,
 ) -> _VariantBuild:
-    """Make the variants of ``candidates`` in ``store`` and realise them with ``settings``."""
+    """Rebuild each of ``candidates`` as a variant (variables, umask) in ``store`` (A's).
+
+    The variants build on A's outputs with A's settings (``settings``, whose max-jobs
+    may be lower while run B builds beside them): only what the variant changes
+    differs. See :mod:`envcheck`.
+    """
     started = time.monotonic()
     varied = _variant_perturbations(perturbation_plan)
     what = []
@@ -568,26 +559,39 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         failed_fetches=set(),
         log_for=_log_reader(store),
     )
-    wait_for_clock_gap(finished)
-
-    started = time.monotonic()
-    check_settings = run_b
-    results: list[DerivationResult] = []
-    for derivation in plan.built():
-        outputs_a = output_results(derivation, infos, infos)
-        if derivation.drv_path in failures:
-            results.append(
-                DerivationResult(
-                    derivation, Status.FAILED, outputs_a, failures=(failures[derivation.drv_path],)
-                )
+    # The rebuilds below run one derivation at a time: the variants build beside them,
+    # on the same outputs of A, as in separate-stores mode.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="p2n-verify") as background:
+        variants: Future[_VariantBuild] | None = None
+        if _variant_perturbations(perturbation_plan):
+            built = [d for d in plan.built() if d.drv_path not in failures]
+            variants = background.submit(
+                _build_variants,
+                built,
+                store,
+                _settings_beside_b(run_a, perturbation_plan),
+                perturbation_plan,
+                context,
             )
-            continue
-        progress(f"p2n verify: rebuilding {derivation.name} in the same store (--check)")
-        result = build_check(derivation, store, check_settings, context, keep_failed=True)
-        results.append(_same_store_result(derivation, outputs_a, result, context))
-    context.timed("build_b_and_compare", started)
-    if _variant_perturbations(perturbation_plan):
-        results = _variant_check(results, store, run_a, perturbation_plan, context)
+        wait_for_clock_gap(finished)
+
+        started = time.monotonic()
+        check_settings = run_b
+        results: list[DerivationResult] = []
+        for derivation in plan.built():
+            outputs_a = output_results(derivation, infos, infos)
+            if derivation.drv_path in failures:
+                failure = failures[derivation.drv_path]
+                results.append(
+                    DerivationResult(derivation, Status.FAILED, outputs_a, failures=(failure,))
+                )
+                continue
+            progress(f"p2n verify: rebuilding {derivation.name} in the same store (--check)")
+            result = build_check(derivation, store, check_settings, context, keep_failed=True)
+            results.append(_same_store_result(derivation, outputs_a, result, context))
+        context.timed("build_b_and_compare", started)
+        if variants is not None:
+            results = _apply_variants(results, variants.result(), store, context)
     return _report(plan, context, "same-store", store, store, perturbation_plan, results)
 
 
