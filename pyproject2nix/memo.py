@@ -106,8 +106,11 @@ def cached_plan(
     request: GenerateRequest, compute: Callable[[GenerateRequest], GeneratePlan]
 ) -> GeneratePlan:
     """The stored result for ``request`` if nothing it read changed, else ``compute``'s (stored)."""
-    key = request_key(request)
-    entry = cache_root(request) / "generate" / f"{fsread.digest(key.encode())}.marshal"
+    try:
+        key = request_key(request)
+        entry = cache_root(request) / "generate" / f"{fsread.digest(key.encode())}.marshal"
+    except (OSError, RuntimeError):  # no working directory, no home: run without the cache
+        return compute(request)
     found = _load(entry, key)
     if found is not None:
         return found
