@@ -205,7 +205,7 @@ def measure_p2n(bench: Bench, argv: list[str], cache: str) -> Sample:
     """One run of ``argv`` (p2n) with its caches ``cold`` (emptied first) or ``warm``."""
     if cache == "cold":
         forget_generate(bench)
-    return run_measured(argv, env=p2n_env(bench), log=bench.log)
+    return run_measured(argv, env=p2n_env(bench), log=bench.log, own_rss=True)
 
 
 def fixture(name: str) -> Path:
@@ -239,7 +239,11 @@ def bench_generate(bench: Bench) -> None:
             uv: list[Sample] = []
             for _ in range(bench.runs):
                 p2n.append(measure_p2n(bench, p2n_argv, cache))
-                uv.append(run_measured(uv_argv, cwd=directory, log=bench.log, stdout_to_log=False))
+                uv.append(  # through GNU time as p2n is: the pair pays the same
+                    run_measured(
+                        uv_argv, cwd=directory, log=bench.log, stdout_to_log=False, own_rss=True
+                    )
+                )
             ratios = [a.wall / b.wall for a, b in zip(p2n, uv, strict=True)]
             bench.add(
                 "generate",
@@ -313,7 +317,12 @@ def bench_poetry_runs(
         if peer_argv is not None:
             peer.append(
                 run_measured(
-                    peer_argv, cwd=directory, env=peer_env, log=bench.log, stdout_to_log=False
+                    peer_argv,
+                    cwd=directory,
+                    env=peer_env,
+                    log=bench.log,
+                    stdout_to_log=False,
+                    own_rss=True,
                 )
             )
     ratios = [a.wall / b.wall for a, b in zip(samples, peer, strict=True)] if peer else []

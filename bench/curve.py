@@ -4,7 +4,9 @@ At each size (10, 100, 1,000 packages by default) in one run:
 
 - ``generate``: ``p2n generate`` on a synthetic uv.lock of that size
   (:func:`bench.synthetic.synthetic_lock`, registry-shaped, 4 systems), paired
-  with ``uv export --frozen --offline`` on the same lock (A B A B ...);
+  with ``uv export --frozen --offline`` on the same lock (A B A B ...); cold:
+  p2n's generate and TOML caches (in the work directory) emptied before each
+  run, so the curve shows the work growing, not the generate cache answering;
 - ``eval``: ``nix eval --raw …default.drvPath`` of the generated flake, whole
   command and the evaluator's own CPU time (``NIX_SHOW_STATS``), beside a flake
   that evaluates only the interpreter (what every eval pays for nixpkgs);
@@ -53,12 +55,16 @@ def generate_point(work: Path, size: int, runs: int, log: Path) -> dict[str, Any
     directory = write_synthetic_project(work / f"gen-{size}", size)
     p2n_argv = [tool("p2n"), "generate", "--project", str(directory)]
     uv_argv = [tool("uv"), "export", "--frozen", "--offline", "-q", "--no-header"]
-    run_measured(p2n_argv, log=log)  # warm-up, and the flake the eval reads
+    cache = work / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    run_measured(p2n_argv, env=env, log=log)  # warm-up, and the flake the eval reads
     run_measured(uv_argv, cwd=directory, log=log, stdout_to_log=False)
     p2n: list[Sample] = []
     uv: list[Sample] = []
     for _ in range(runs):
-        p2n.append(run_measured(p2n_argv, log=log))
+        for part in ("generate", "toml"):  # cold: the work itself, every run
+            shutil.rmtree(cache / "p2n" / part, ignore_errors=True)
+        p2n.append(run_measured(p2n_argv, env=env, log=log))
         uv.append(run_measured(uv_argv, cwd=directory, log=log, stdout_to_log=False))
     return {
         "project": str(directory),

@@ -2,6 +2,9 @@
 
 A figure is the wall time of a whole command and the peak resident memory of
 its largest process (``wait4``'s ``ru_maxrss``), as a user would see them.
+Linux carries the forking parent's resident size into a child's ``ru_maxrss``
+(the bench's own ~25-45 MiB), so small commands are measured with
+``own_rss``: GNU time runs them as its child and reports theirs alone.
 Pairs run in turn (A B A B ...) so drift of a shared machine hits both sides.
 """
 
@@ -11,6 +14,7 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +31,10 @@ class Sample:
     returncode: int
 
 
+GNU_TIME = "/usr/bin/time"
+"""GNU time (Debian's ``time`` package), for a command's own peak memory."""
+
+
 class CommandFailed(RuntimeError):
     """A measured command exited non-zero: its figure would mean nothing."""
 
@@ -40,12 +48,20 @@ def run_measured(
     stdout_to_log: bool = True,
     check: bool = True,
     stamped_stderr: Path | None = None,
+    own_rss: bool = False,
 ) -> Sample:
     """Run ``argv`` to completion and measure it; its output goes to ``log`` (appended).
 
     With ``stamped_stderr``, stderr goes there instead, each line prefixed with
-    the seconds since the start (for :func:`read_timeline`).
+    the seconds since the start (for :func:`read_timeline`). With ``own_rss`` (and
+    ``/usr/bin/time`` there), the peak memory is the command's own, not the bench's.
     """
+    rss_file: Path | None = None
+    if own_rss and os.access(GNU_TIME, os.X_OK):
+        handle, name = tempfile.mkstemp(prefix="p2n-bench-rss-")
+        os.close(handle)
+        rss_file = Path(name)
+        argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *argv]
     log_handle = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
         if log and not isinstance(log_handle, int):
@@ -73,10 +89,15 @@ def run_measured(
     finally:
         if not isinstance(log_handle, int):
             log_handle.close()
+    max_rss_kib = usage.ru_maxrss
+    if rss_file is not None:
+        lines = rss_file.read_text().split()
+        rss_file.unlink()
+        max_rss_kib = int(lines[-1]) if lines and lines[-1].isdigit() else max_rss_kib
     sample = Sample(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        max_rss_kib=usage.ru_maxrss,
+        max_rss_kib=max_rss_kib,
         returncode=proc.returncode,
     )
     if check and sample.returncode != 0:

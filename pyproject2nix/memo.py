@@ -20,6 +20,7 @@ when it is read).
 
 from __future__ import annotations
 
+import importlib.util
 import marshal
 import os
 import sys
@@ -46,22 +47,35 @@ def cache_root(request: GenerateRequest) -> Path:
     return Path(base) / "p2n"
 
 
+STAMPED_LIBRARIES = ("packaging", "tomli")
+"""Libraries whose code decides generate's output (markers, versions, tags; TOML)."""
+
+
 def code_stamp() -> str:
     """p2n's version and the size and modification time of each of its files.
 
     A source checkout keeps its version while its code changes: any edit to a
-    module or to the Nix library it copies changes the stamp.
+    module or to the Nix library it copies changes the stamp. The libraries that
+    decide the output (:data:`STAMPED_LIBRARIES`) are stamped the same way, found
+    without importing them: an upgrade rewrites their files.
     """
     package = Path(__file__).resolve().parent
     parts = [__version__]
-    for directory in (package, package / "index", package / "verify", library_dir()):
+    directories = [package, package / "index", package / "verify", library_dir()]
+    for name in STAMPED_LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            parts.append(f"{name}: not installed")
+        else:
+            directories.append(Path(spec.origin).parent)
+    for directory in directories:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             parts.append(f"{directory}: unreadable")
             continue
         for entry in entries:
-            if entry.name.endswith((".py", ".nix")) and entry.is_file():
+            if entry.is_file():  # modules, compiled extensions (tomli's), the Nix library
                 stat = entry.stat()
                 parts.append(f"{entry.path} {stat.st_size} {stat.st_mtime_ns}")
     return "\n".join(parts)
@@ -92,8 +106,11 @@ def cached_plan(
     request: GenerateRequest, compute: Callable[[GenerateRequest], GeneratePlan]
 ) -> GeneratePlan:
     """The stored result for ``request`` if nothing it read changed, else ``compute``'s (stored)."""
-    key = request_key(request)
-    entry = cache_root(request) / "generate" / f"{fsread.digest(key.encode())}.marshal"
+    try:
+        key = request_key(request)
+        entry = cache_root(request) / "generate" / f"{fsread.digest(key.encode())}.marshal"
+    except (OSError, RuntimeError):  # no working directory, no home: run without the cache
+        return compute(request)
     found = _load(entry, key)
     if found is not None:
         return found

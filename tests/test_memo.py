@@ -321,3 +321,17 @@ def test_every_read_of_the_project_is_noted(
     assert any(listed for _, listed in inside), "no listing seen: the spies do not work"
     missed = [p for p in inside if not _covered(*p, seen.notes)]
     assert missed == []
+
+
+def test_without_a_working_directory_it_runs_uncached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _uv_project("medium", tmp_path / "medium")
+    compute = Counting()
+
+    def gone() -> str:
+        raise FileNotFoundError("the working directory was removed")
+
+    monkeypatch.setattr(os, "getcwd", gone)
+    first = memo.cached_plan(GenerateRequest(project_dir=project), compute)
+    assert compute.runs == 1 and not first.from_cache and _entries(tmp_path) == []

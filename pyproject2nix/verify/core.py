@@ -130,7 +130,9 @@ def verify(options: VerifyOptions, progress: Progress) -> VerifyReport:
         else:
             report = _verify_separate_stores(plan, context)
     finally:
+        cleanup_started = time.monotonic()
         context.workspace.cleanup()
+        context.timed("cleanup", cleanup_started)
         if options.keep:
             progress(f"p2n verify: kept the work directory {context.workspace.root}")
     context.timed("total", started)
@@ -266,16 +268,13 @@ def _verify_separate_stores(plan: Plan, context: _Context) -> VerifyReport:
                 for derivation in plan.built()
                 if all(infos[RUN_A].get(path) is not None for path in derivation.output_paths)
             ]
-            variant_settings = dataclasses.replace(
-                run_a,
-                label="env",
-                nix_settings={
-                    **run_a.nix_settings,
-                    "max-jobs": perturbation_plan.max_jobs_beside_b,
-                },
-            )
             variants = background.submit(
-                _build_variants, built_in_a, store_a, variant_settings, perturbation_plan, context
+                _build_variants,
+                built_in_a,
+                store_a,
+                _settings_beside_b(run_a, perturbation_plan),
+                perturbation_plan,
+                context,
             )
 
         wait_for_clock_gap(finished)
@@ -340,26 +339,16 @@ class _VariantBuild:
     valid: PathInfos
     varied: tuple[str, ...]
     scratch: Path
+    started: float  # time.monotonic() when making them began
 
 
-def _variant_check(
-    results: list[DerivationResult],
-    store: Store,
-    run_a: RunSettings,
-    perturbation_plan: PerturbationPlan,
-    context: _Context,
-) -> list[DerivationResult]:
-    """Rebuild each derivation that is reproducible so far as a variant (variables, umask).
-
-    The variant builds in ``store`` (A's) on A's inputs, with A's settings: only
-    what the variant changes differs. See :mod:`envcheck`.
-    """
-    candidates = [result.derivation for result in results if result.status is Status.REPRODUCIBLE]
-    if not candidates:
-        return results
-    settings = dataclasses.replace(run_a, label="env")
-    built = _build_variants(candidates, store, settings, perturbation_plan, context)
-    return _apply_variants(results, built, store, context)
+def _settings_beside_b(run_a: RunSettings, perturbation_plan: PerturbationPlan) -> RunSettings:
+    """Run A's settings for variants that build while run B does (see max_jobs_beside_b)."""
+    return dataclasses.replace(
+        run_a,
+        label="env",
+        nix_settings={**run_a.nix_settings, "max-jobs": perturbation_plan.max_jobs_beside_b},
+    )
 
 
 def _build_variants(
@@ -369,7 +358,12 @@ def _build_variants(
     perturbation_plan: PerturbationPlan,
     context: _Context,
 ) -> _VariantBuild:
-    """Make the variants of ``candidates`` in ``store`` and realise them with ``settings``."""
+    """Rebuild each of ``candidates`` as a variant (variables, umask) in ``store`` (A's).
+
+    The variants build on A's outputs with A's settings (``settings``, whose max-jobs
+    may be lower while run B builds beside them): only what the variant changes
+    differs. See :mod:`envcheck`.
+    """
     started = time.monotonic()
     varied = _variant_perturbations(perturbation_plan)
     what = []
@@ -399,7 +393,7 @@ def _build_variants(
         [path for variant in variants for path in variant.outputs.values()], store=store.url
     )
     context.timed("variants_build", started)
-    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch)
+    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch, started)
 
 
 def _apply_variants(
@@ -423,6 +417,7 @@ def _apply_variants(
         dataclasses.replace(r, found_by=found_by) if r.found_by == "variant" else r for r in checked
     ]
     context.timed("variants_compare", started)
+    context.timed("variants", built.started)  # from making them to compared, as before
     return checked
 
 
@@ -552,6 +547,17 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
     perturbation_plan = plan_perturbations(options.perturb, _same_store_host(store))
     run_a, run_b = make_runs(workspace, perturbation_plan)
 
+    failed_fetches: set[str] = set()
+    if store.url is not None:
+        # Not the store the evaluation wrote the derivations to: copy them and the
+        # sources there first, as for separate stores.
+        started = time.monotonic()
+        if plan.fixed_outputs:
+            progress(f"p2n verify: fetching {len(plan.fixed_outputs)} sources (default store)")
+            failed_fetches = fetch_fixed_outputs(plan, on_line=context.nix_lines("fetch"))
+        seed_store(plan, store, failed_fetches=failed_fetches)
+        context.timed("fetch_and_copy", started)
+
     progress(f"p2n verify: build in {store} (if not built yet)")
     started = time.monotonic()
     build([plan.top], store, run_a, on_line=context.nix_lines("A"))
@@ -563,29 +569,42 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         plan,
         infos,
         RUN_A,
-        failed_fetches=set(),
+        failed_fetches=failed_fetches,
         log_for=_log_reader(store),
     )
-    wait_for_clock_gap(finished)
-
-    started = time.monotonic()
-    check_settings = run_b
-    results: list[DerivationResult] = []
-    for derivation in plan.built():
-        outputs_a = output_results(derivation, infos, infos)
-        if derivation.drv_path in failures:
-            results.append(
-                DerivationResult(
-                    derivation, Status.FAILED, outputs_a, failures=(failures[derivation.drv_path],)
-                )
+    # The rebuilds below run one derivation at a time: the variants build beside them,
+    # on the same outputs of A, as in separate-stores mode.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="p2n-verify") as background:
+        variants: Future[_VariantBuild] | None = None
+        if _variant_perturbations(perturbation_plan):
+            built = [d for d in plan.built() if d.drv_path not in failures]
+            variants = background.submit(
+                _build_variants,
+                built,
+                store,
+                _settings_beside_b(run_a, perturbation_plan),
+                perturbation_plan,
+                context,
             )
-            continue
-        progress(f"p2n verify: rebuilding {derivation.name} in the same store (--check)")
-        result = build_check(derivation, store, check_settings, context, keep_failed=True)
-        results.append(_same_store_result(derivation, outputs_a, result, context))
-    context.timed("build_b_and_compare", started)
-    if _variant_perturbations(perturbation_plan):
-        results = _variant_check(results, store, run_a, perturbation_plan, context)
+        wait_for_clock_gap(finished)
+
+        started = time.monotonic()
+        check_settings = run_b
+        results = fetch_failure_results(plan, failed_fetches, log_for=_log_reader(Store(None)))
+        for derivation in plan.built():
+            outputs_a = output_results(derivation, infos, infos)
+            if derivation.drv_path in failures:
+                failure = failures[derivation.drv_path]
+                results.append(
+                    DerivationResult(derivation, Status.FAILED, outputs_a, failures=(failure,))
+                )
+                continue
+            progress(f"p2n verify: rebuilding {derivation.name} in the same store (--check)")
+            result = build_check(derivation, store, check_settings, context, keep_failed=True)
+            results.append(_same_store_result(derivation, outputs_a, result, context))
+        context.timed("build_b_and_compare", started)
+        if variants is not None:
+            results = _apply_variants(results, variants.result(), store, context)
     return _report(plan, context, "same-store", store, store, perturbation_plan, results)
 
 
