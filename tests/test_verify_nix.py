@@ -90,6 +90,12 @@ def test_reproducible_chain_exits_0_and_lists_each_derivation(tmp_path: Path) ->
         assert output["nar_hash_a"].startswith("sha256-")
     assert [f["name"] for f in report["fixed_outputs"]] == ["source.txt"]
     assert {p["name"] for p in report["perturbations"]} >= {"clock", "build-dir", "cores"}
+    phases = report["timings_seconds"]
+    assert set(phases) == {
+        "evaluate", "fetch_and_copy", "build_a", "build_b", "compare", "variants",
+        "variants_build", "variants_compare", "cleanup", "total",
+    }  # fmt: skip
+    assert phases["variants"] >= phases["variants_build"] and phases["total"] >= phases["build_b"]
     cases = junit_cases(tmp_path / "report.xml")
     assert sorted(cases) == ["first", "second", "third"]
     assert all(case.find("failure") is None for case in cases.values())
@@ -205,6 +211,12 @@ def test_same_store_mode_uses_nix_check(tmp_path: Path) -> None:
 
     chain = fixture_flake("chain", tmp_path)
     assert verify(f"path:{chain}", "--same-store", "-q", tmpdir=tmp_path / "tmp").returncode == 0
+    # A store other than the default gets the derivations and the fetched source first.
+    given = f"local?root={tmp_path / 'given'}"
+    in_given = verify(f"path:{chain}", "--same-store", "--store-a", given, tmpdir=tmp_path / "tmp")
+    assert in_given.returncode == 0, in_given.stdout + in_given.stderr
+    assert list((tmp_path / "given" / "nix" / "store").glob("*-third"))
+    remove_tree(tmp_path / "given")
 
 
 def test_keep_leaves_the_stores_and_says_where(tmp_path: Path) -> None:

@@ -339,6 +339,7 @@ class _VariantBuild:
     valid: PathInfos
     varied: tuple[str, ...]
     scratch: Path
+    started: float  # time.monotonic() when making them began
 
 
 def _settings_beside_b(run_a: RunSettings, perturbation_plan: PerturbationPlan) -> RunSettings:
@@ -392,7 +393,7 @@ def _build_variants(
         [path for variant in variants for path in variant.outputs.values()], store=store.url
     )
     context.timed("variants_build", started)
-    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch)
+    return _VariantBuild(tuple(variants), valid, tuple(varied), scratch, started)
 
 
 def _apply_variants(
@@ -416,6 +417,7 @@ def _apply_variants(
         dataclasses.replace(r, found_by=found_by) if r.found_by == "variant" else r for r in checked
     ]
     context.timed("variants_compare", started)
+    context.timed("variants", built.started)  # from making them to compared, as before
     return checked
 
 
@@ -545,6 +547,17 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
     perturbation_plan = plan_perturbations(options.perturb, _same_store_host(store))
     run_a, run_b = make_runs(workspace, perturbation_plan)
 
+    failed_fetches: set[str] = set()
+    if store.url is not None:
+        # Not the store the evaluation wrote the derivations to: copy them and the
+        # sources there first, as for separate stores.
+        started = time.monotonic()
+        if plan.fixed_outputs:
+            progress(f"p2n verify: fetching {len(plan.fixed_outputs)} sources (default store)")
+            failed_fetches = fetch_fixed_outputs(plan, on_line=context.nix_lines("fetch"))
+        seed_store(plan, store, failed_fetches=failed_fetches)
+        context.timed("fetch_and_copy", started)
+
     progress(f"p2n verify: build in {store} (if not built yet)")
     started = time.monotonic()
     build([plan.top], store, run_a, on_line=context.nix_lines("A"))
@@ -556,7 +569,7 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
         plan,
         infos,
         RUN_A,
-        failed_fetches=set(),
+        failed_fetches=failed_fetches,
         log_for=_log_reader(store),
     )
     # The rebuilds below run one derivation at a time: the variants build beside them,
@@ -577,7 +590,7 @@ def _verify_same_store(plan: Plan, context: _Context) -> VerifyReport:
 
         started = time.monotonic()
         check_settings = run_b
-        results: list[DerivationResult] = []
+        results = fetch_failure_results(plan, failed_fetches, log_for=_log_reader(Store(None)))
         for derivation in plan.built():
             outputs_a = output_results(derivation, infos, infos)
             if derivation.drv_path in failures:
