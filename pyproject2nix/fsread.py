@@ -184,6 +184,6 @@ def unchanged(notes: Sequence[Note]) -> bool:
         try:
             if _answer(question, path) != answer:
                 return False
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
             return False
     return True

@@ -335,3 +335,28 @@ def test_without_a_working_directory_it_runs_uncached(
     monkeypatch.setattr(os, "getcwd", gone)
     first = memo.cached_plan(GenerateRequest(project_dir=project), compute)
     assert compute.runs == 1 and not first.from_cache and _entries(tmp_path) == []
+
+
+def test_a_symlink_loop_appearing_is_a_miss(tmp_path: Path) -> None:
+    project = _uv_project("workspace", tmp_path / "workspace")
+    request = GenerateRequest(project_dir=project)
+    compute = Counting()
+    memo.cached_plan(request, compute)
+    shutil.rmtree(project / "packages" / "liba")
+    (project / "packages" / "liba").symlink_to(project / "packages" / "liba")
+    with pytest.raises(Exception):  # noqa: B017 - whatever a cold run says of the loop
+        plan(request)
+    with pytest.raises(Exception):  # noqa: B017 - the cache does not answer instead
+        memo.cached_plan(request, compute)
+    assert compute.runs == 2
+
+
+def test_a_noted_path_that_became_a_symlink_loop_is_changed(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    with fsread.observing() as seen:
+        fsread.resolve(tmp_path / "a" / "x")
+        fsread.is_dir(tmp_path / "a")
+    assert fsread.unchanged(seen.notes)
+    (tmp_path / "a").rmdir()
+    (tmp_path / "a").symlink_to(tmp_path / "a")
+    assert not fsread.unchanged(seen.notes)
