@@ -13,6 +13,7 @@ from pyproject2nix.verify.perturb import (
     BUILD_DIR_A,
     BUILD_DIR_B,
     FIXED_BY_NIX,
+    MAX_JOBS_CAP,
     NAMES,
     Host,
     PerturbationPlan,
@@ -152,3 +153,14 @@ def test_variants_beside_run_b_share_the_build_users_only_when_b_uses_a_group() 
     assert shared.max_jobs_beside_b == "2"
     three = plan_perturbations(frozenset({"max-jobs", "umask"}), LOCAL_ROOT)
     assert three.max_jobs_beside_b == "1"
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4, 7, 8, 16, 64])
+def test_max_jobs_of_the_two_runs_differ_and_stay_within_the_cap(cpus: int) -> None:
+    host = dataclasses.replace(
+        LOCAL_ROOT, cpus=cpus, build_group_uids={"nixbld": (1,) * 10, "p2nbld": (2,) * 10}
+    )
+    plan = plan_perturbations(None, host)
+    a, b = int(plan.settings_a["max-jobs"]), int(plan.settings_b["max-jobs"])
+    assert a != b
+    assert 1 <= a <= MAX_JOBS_CAP and 1 <= b <= MAX_JOBS_CAP

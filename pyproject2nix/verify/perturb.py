@@ -251,7 +251,10 @@ def plan_perturbations(requested: frozenset[str] | None, host: Host) -> Perturba
         )
     # Each concurrent build takes a user of the build-users group.
     users_b = len(host.build_group_uids.get(BUILD_GROUP_B, ())) if "build-user" in wanted else 0
-    jobs_b = max(min(max(2, 2 * cpus), MAX_JOBS_CAP), jobs_a + 1)
+    # B's max-jobs differs from A's and stays within the cap: one fewer where A is at it.
+    jobs_b = (
+        max(jobs_a + 1, min(2 * cpus, MAX_JOBS_CAP)) if jobs_a < MAX_JOBS_CAP else jobs_a - 1
+    )
     if "max-jobs" in wanted and users_b and users_b < jobs_b:
         wanted.discard("max-jobs")
         not_applied.append(
