@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, fsread
+from .cachedir import default_cache_dir, write_entry
 from .layout import library_dir
 from .request import GeneratePlan, GenerateRequest, LeftOut
 
@@ -43,8 +44,7 @@ def cache_root(request: GenerateRequest) -> Path:
     """``--cache-dir``-like ``request.cache_dir``, else ``$XDG_CACHE_HOME/p2n``."""
     if request.cache_dir is not None:
         return request.cache_dir
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "p2n"
+    return default_cache_dir()
 
 
 STAMPED_LIBRARIES = ("packaging", "tomli")
@@ -139,14 +139,7 @@ def _store(entry: Path, key: str, notes: list[fsread.Note], result: GeneratePlan
     """Write atomically (temporary file + rename); a cache that cannot be written is skipped."""
     try:
         unique = list(dict.fromkeys(notes))  # each question once (in the order first asked)
-        blob = marshal.dumps((key, unique, _plain(result)))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temporary = entry.with_name(f".{entry.name}.{os.getpid()}")
-        temporary.write_bytes(blob)
-        os.replace(temporary, entry)
-        entries = sorted(entry.parent.glob("*.marshal"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-_KEEP]:
-            old.unlink(missing_ok=True)
+        write_entry(entry, marshal.dumps((key, unique, _plain(result))), _KEEP)
     except (OSError, ValueError):
         return
 

@@ -12,7 +12,6 @@ try:  # tomli ships mypyc-compiled wheels: ~3x faster than the stdlib on large l
 except ImportError:  # pragma: no cover - pure stdlib fallback
     import tomllib  # type: ignore[no-redef]
 import marshal
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import fsread
+from .cachedir import default_cache_dir, write_entry
 from .errors import InputError
 
 
@@ -75,10 +75,9 @@ _PARSER = f"{tomllib.__name__}{getattr(tomllib, '__version__', '')}"
 
 
 def _cache_file(data: bytes) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     digest = fsread.digest(data)
     python = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return Path(base) / "p2n" / "toml" / f"{digest}-{_PARSER}-{python}.marshal"
+    return default_cache_dir() / "toml" / f"{digest}-{_PARSER}-{python}.marshal"
 
 
 def _read_cached(cache: Path) -> dict[str, Any] | None:
@@ -96,13 +95,7 @@ def _write_cached(cache: Path, parsed: dict[str, Any]) -> None:
     except ValueError:  # TOML dates and times: not plain data
         return
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_name(f".{cache.name}.{os.getpid()}")
-        temporary.write_bytes(blob)
-        os.replace(temporary, cache)
-        entries = sorted(cache.parent.glob("*.marshal"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:-_CACHE_KEEP]:
-            old.unlink(missing_ok=True)
+        write_entry(cache, blob, _CACHE_KEEP)
     except OSError:
         return
 

@@ -10,7 +10,8 @@ reads lock files itself: it works on the model and on selections.
 - ``resolve``: filling in the chosen files' URLs (and, if trusted, hashes).
 """
 
-from .client import IndexClient, default_cache_dir
+from ..cachedir import default_cache_dir
+from .client import IndexClient
 from .resolve import Resolution, fill_missing_files, resolve_urls
 from .simple import IndexFile
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import __version__, fsread
+from ..cachedir import default_cache_dir
 from ..errors import IndexQueryError
 from .simple import ACCEPT, IndexFile, PageError, page_url, parse_page
 from .versions import (
@@ -48,12 +48,6 @@ RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 Files = Mapping[str, IndexFile]
 """A project page: its files by file name."""
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/p2n``, else ``~/.cache/p2n``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "p2n"
 
 
 def display_url(url: str) -> str:
