@@ -257,7 +257,7 @@ def generate(
         progress=_progress_line if sys.stderr.isatty() else None,
     )
     result = cached_plan(request, _plan)
-    kept_flake = keeps_flake(project_dir, force)
+    kept_flake = keeps_flake(project_dir, force, result.files.get("flake.nix"))
     files = {
         rel: content
         for rel, content in result.files.items()

@@ -17,14 +17,16 @@ from .errors import OutputError
 from .layout import GENERATED_MARK, OUTPUT_DIR
 
 
-def keeps_flake(directory: Path, force: bool) -> bool:
+def keeps_flake(directory: Path, force: bool, wanted: bytes | None = None) -> bool:
     """Whether ``p2n generate`` leaves the project's ``flake.nix`` as it is.
 
     p2n writes ``flake.nix`` only when there is none, or with ``--force``, or
     over one that an older p2n owned (first line ``GENERATED_MARK``, data
     format 1, which the library no longer reads). Any other ``flake.nix``
     (p2n's written once, since edited, or the user's own) is kept: it uses the
-    refreshed ``p2n/`` through ``import ./p2n { inherit pkgs; }``.
+    refreshed ``p2n/`` through ``import ./p2n { inherit pkgs; }``. One that
+    already holds exactly ``wanted`` (what p2n would write) is p2n's and up to
+    date, not kept: the run then says nothing about it.
     """
     flake = directory / "flake.nix"
     if force or not (flake.exists() or flake.is_symlink()):
@@ -32,10 +34,12 @@ def keeps_flake(directory: Path, force: bool) -> bool:
     if flake.is_symlink() or not flake.is_file():
         return True
     try:
-        with flake.open("rb") as handle:
-            first = handle.readline().decode("utf-8", "replace")
+        content = flake.read_bytes()
     except OSError as exc:
         raise OutputError(f"{flake}: cannot read: {exc.strerror}") from exc
+    if wanted is not None and content == wanted:
+        return False
+    first = content.split(b"\n", 1)[0].decode("utf-8", "replace")
     return not first.startswith(GENERATED_MARK)
 
 

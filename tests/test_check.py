@@ -100,3 +100,14 @@ def test_recorded_files_are_read_from_any_data_layout() -> None:
     found = sri["a-b"]["a_b-1.0.tar.gz"]  # the attribute name is the file name
     assert found.url == "https://x.test/get?id=7"
     assert found.sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_an_unedited_flake_is_up_to_date_not_kept(tmp_path: Path) -> None:
+    """Regenerating over p2n's own, unedited flake.nix says nothing about keeping it."""
+    project = _generated(tmp_path)
+    before = (project / "flake.nix").read_bytes()
+    again = run_p2n("generate", "--project", str(project))
+    assert again.returncode == 0, again.stderr
+    assert "kept flake.nix" not in again.stdout
+    assert "generated files are up to date" in again.stdout
+    assert (project / "flake.nix").read_bytes() == before
