@@ -99,32 +99,30 @@ def read_text(path: Path) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def _probe(kind: str, path: Path, found: bool) -> bool:
+    """``found``, the answer to question ``kind`` about ``path``, noted."""
+    _note(kind, str(path), str(found))
+    return found
+
+
 def is_file(path: Path) -> bool:
     """``path.is_file()``, noted."""
-    found = path.is_file()
-    _note("is_file", str(path), str(found))
-    return found
+    return _probe("is_file", path, path.is_file())
 
 
 def is_dir(path: Path) -> bool:
     """``path.is_dir()``, noted."""
-    found = path.is_dir()
-    _note("is_dir", str(path), str(found))
-    return found
+    return _probe("is_dir", path, path.is_dir())
 
 
 def exists(path: Path) -> bool:
     """``path.exists()``, noted."""
-    found = path.exists()
-    _note("exists", str(path), str(found))
-    return found
+    return _probe("exists", path, path.exists())
 
 
 def is_symlink(path: Path) -> bool:
     """``path.is_symlink()``, noted."""
-    found = path.is_symlink()
-    _note("is_symlink", str(path), str(found))
-    return found
+    return _probe("is_symlink", path, path.is_symlink())
 
 
 def resolve(path: Path) -> Path:
