@@ -452,16 +452,22 @@ class BuildVariant:
 NIXPKGS_SEED = ("patchelf", "zlib", "stdenv.cc.cc.lib")
 
 
+TUNED_VARIANTS = (
+    BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
+    BuildVariant(
+        "nix, max-jobs auto, interpreter in the store",
+        "nix",
+        options=TUNED_OPTIONS,
+        interpreter_in_store=True,
+    ),
+)
+"""The ``max-jobs auto`` builds, with and without nixpkgs' part already in the store."""
+
+
 def build_variants(quick: bool) -> list[BuildVariant]:
     variants = [
         BuildVariant("nix, Nix defaults", "nix"),
-        BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
-        BuildVariant(
-            "nix, max-jobs auto, interpreter in the store",
-            "nix",
-            options=TUNED_OPTIONS,
-            interpreter_in_store=True,
-        ),
+        *TUNED_VARIANTS,
         BuildVariant("uv sync", "uv"),
         BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",)),
     ]
@@ -626,15 +632,7 @@ def bench_build_and_verify(bench: Bench, sections: set[str]) -> None:
 def bench_big(bench: Bench) -> None:
     """The big-wheel lock: cold builds with ``max-jobs auto`` against uv, in turn."""
     (bench.work / "stores").mkdir(exist_ok=True)
-    nix_variants = [
-        BuildVariant("nix, max-jobs auto", "nix", options=TUNED_OPTIONS),
-        BuildVariant(
-            "nix, max-jobs auto, interpreter in the store",
-            "nix",
-            options=TUNED_OPTIONS,
-            interpreter_in_store=True,
-        ),
-    ]
+    nix_variants = list(TUNED_VARIANTS)
     uv_variant = BuildVariant("uv sync --compile-bytecode", "uv", options=("--compile-bytecode",))
     bench.note(f"cold build of the big-wheel lock: {nix_variants[0].label}")
     builds = [nix_cold_build(bench, nix_variants[0], 0, BIG_PROJECT)]
